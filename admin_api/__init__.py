@@ -1,0 +1,7 @@
+"""The commune's admin API under /api/v1 (one router per resource)."""
+from fastapi import APIRouter
+
+from admin_api.routers import stats
+
+router = APIRouter(prefix="/api/v1")
+router.include_router(stats.router)

@@ -1,0 +1,1 @@
+"""Trợ lý Bình dân học vụ số: a digital-skills assistant for residents of xã Thuận Châu."""

@@ -1,0 +1,1 @@
+"""Adapters translate between a messaging platform and the platform-neutral core."""

@@ -1,0 +1,70 @@
+"""The platform-neutral conversation core.
+
+`Assistant.handle(contact, incoming)` takes who is talking and what they did, and returns
+replies (text plus buttons). It is synchronous and does its own database transaction; the
+async adapters run it in a worker thread.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.content import Knowledge
+from bot.handlers import BUTTONS, COMMANDS, fallback
+from bot.handlers.turn import Turn, find_resident
+from bot.models import ProcessedUpdate
+from bot.replies import Contact, Incoming, Reply
+
+log = logging.getLogger(__name__)
+
+LAST_SEEN_RESOLUTION = timedelta(hours=1)  # don't write on every message just to say "seen"
+
+
+class Assistant:
+    def __init__(self, knowledge: Knowledge, sessions: sessionmaker[Session],
+                 timezone_name: str = "Asia/Ho_Chi_Minh"):
+        self.knowledge = knowledge
+        self.sessions = sessions
+        self.tz = ZoneInfo(timezone_name)
+
+    def handle(self, contact: Contact, incoming: Incoming,
+               update: tuple[str, int] | None = None) -> list[Reply]:
+        """Handle one input. `update` is (source, id) of a platform update: seen before → no-op."""
+        with self.sessions() as session:
+            try:
+                if update is not None:
+                    session.add(ProcessedUpdate(source=update[0], update_id=update[1]))
+                    session.flush()
+                replies = self._dispatch(session, contact, incoming)
+                session.commit()
+                return replies
+            except IntegrityError:
+                # A redelivered update, or a double tap racing another process: handle once.
+                session.rollback()
+                log.info("duplicate input ignored (%s)", update[0] if update else contact.platform)
+                return []
+
+    def _dispatch(self, session: Session, contact: Contact, incoming: Incoming) -> list[Reply]:
+        now = datetime.now(timezone.utc)
+        resident = find_resident(session, contact)
+        if resident is not None and now - resident.last_seen_at > LAST_SEEN_RESOLUTION:
+            resident.last_seen_at = now
+        turn = Turn(session, self.knowledge, contact, resident, now, self.tz)
+        if incoming.kind == "command":
+            handler = COMMANDS.get(incoming.text)
+            if handler is None:
+                return fallback.unknown_command(turn, incoming.text)
+            return handler(turn, incoming.args)
+        if incoming.kind == "button":
+            prefix, *args = incoming.text.split(":")
+            handler = BUTTONS.get(prefix)
+            if handler is None:
+                return fallback.stale_or_unknown_button(turn)
+            return handler(turn, args)
+        if incoming.kind == "text":
+            return fallback.free_text(turn, incoming.text)
+        return fallback.unsupported(turn, incoming.what)

@@ -1,0 +1,104 @@
+"""The `hocvuso` command."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from pydantic import ValidationError
+
+from bot.config import Settings
+
+log = logging.getLogger("hocvuso")
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]) or "settings"
+            print(f"configuration error: {name}: {err['msg']}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def load_content(settings: Settings):
+    from bot.content import ContentError, load_knowledge
+
+    try:
+        return load_knowledge(settings.knowledge_dir)
+    except ContentError as exc:
+        print(f"content error(s) in {settings.knowledge_dir}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_assistant(settings: Settings, knowledge):
+    from bot.assistant import Assistant
+    from bot.db import make_engine, make_sessionmaker, migrate
+
+    migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    return Assistant(knowledge, make_sessionmaker(engine), settings.timezone)
+
+
+def cmd_serve(settings: Settings, args) -> None:
+    import uvicorn
+
+    from bot.web import create_app
+
+    knowledge = load_content(settings)
+    app = create_app(settings, build_assistant(settings, knowledge))
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"hocvuso is running: web chat at {url}/chat, API docs at {url}/docs", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+def cmd_chat(settings: Settings, args) -> None:
+    from bot.adapters.terminal import run_chat
+
+    knowledge = load_content(settings)
+    run_chat(build_assistant(settings, knowledge), args.user, args.name)
+
+
+def cmd_migrate(settings: Settings, args) -> None:
+    from bot.db import migrate
+
+    migrate(settings.database_url)
+    print("database is up to date")
+
+
+def cmd_content_check(settings: Settings, args) -> None:
+    knowledge = load_content(settings)
+    for code, pack in sorted(knowledge.languages.items()):
+        for course in pack.ordered_courses:
+            print(f"ok  {code}/{course.id}: {len(course.steps)} steps, "
+                  f"{len(course.quiz.questions)} quiz questions, updated {course.updated}")
+    print(f"ok  {len(knowledge.villages)} villages")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="hocvuso", description="Trợ lý Bình dân học vụ số")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the bot, web chat, admin API and scheduler").set_defaults(func=cmd_serve)
+    chat = sub.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument("--user", default="local", help="who you are (each user has own progress)")
+    chat.add_argument("--name", default=None, help="first name to use")
+    chat.set_defaults(func=cmd_chat)
+    sub.add_parser("migrate", help="create or upgrade the database").set_defaults(func=cmd_migrate)
+    content = sub.add_parser("content", help="content tools")
+    content_sub = content.add_subparsers(dest="content_command", required=True)
+    content_sub.add_parser("check", help="validate knowledge/").set_defaults(func=cmd_content_check)
+    args = parser.parse_args(argv)
+
+    settings = load_settings()
+    from bot.logs import setup_logging
+
+    setup_logging(settings.log_level, [settings.telegram_bot_token, settings.admin_token,
+                                       settings.telegram_webhook_secret])
+    args.func(settings, args)
+
+
+if __name__ == "__main__":
+    main()

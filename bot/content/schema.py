@@ -1,0 +1,138 @@
+"""The shape of the files in knowledge/. Limits follow what fits a small phone screen."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+Audience = Literal["hoc_sinh", "cong_dan", "can_bo", "nguoi_lao_dong"]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+STEP_MAX_CHARS = 700
+ANSWER_MAX_CHARS = 600
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Step(Strict):
+    id: Slug
+    title: Annotated[Text, StringConstraints(max_length=60)]
+    text: Annotated[Text, StringConstraints(max_length=STEP_MAX_CHARS)]
+    sources: list[str] = []
+
+
+class Question(Strict):
+    id: Slug
+    question: Annotated[Text, StringConstraints(max_length=300)]
+    options: list[Annotated[Text, StringConstraints(max_length=80)]] = Field(min_length=2, max_length=4)
+    answer: int = Field(ge=1, description="1-based number of the right option")
+    explain: Annotated[Text, StringConstraints(max_length=300)]
+    sources: list[str] = []
+
+    @model_validator(mode="after")
+    def _answer_is_an_option(self) -> Question:
+        if self.answer > len(self.options):
+            raise ValueError(f"answer {self.answer} but only {len(self.options)} options")
+        return self
+
+
+class Quiz(Strict):
+    pass_percent: int = Field(default=80, ge=50, le=100)
+    questions: list[Question] = Field(min_length=6)
+
+
+class Course(Strict):
+    id: Slug
+    order: int
+    title: Annotated[Text, StringConstraints(max_length=60)]
+    button: Annotated[Text, StringConstraints(max_length=32)]
+    audiences: list[Audience] = Field(min_length=1)
+    updated: date
+    sources: list[str] = []
+    intro: Annotated[Text, StringConstraints(max_length=300)]
+    steps: list[Step] = Field(min_length=6, max_length=12)
+    quiz: Quiz
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Course:
+        for kind, ids in (("step", [s.id for s in self.steps]),
+                          ("question", [q.id for q in self.quiz.questions])):
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            if dupes:
+                raise ValueError(f"duplicate {kind} id: {', '.join(dupes)}")
+        return self
+
+    def step_number(self, step_id: str) -> int | None:
+        for i, step in enumerate(self.steps):
+            if step.id == step_id:
+                return i
+        return None
+
+
+class Choice(Strict):
+    id: Slug
+    label: Annotated[Text, StringConstraints(max_length=40)]
+
+
+class Group(Choice):
+    audience: Audience
+
+
+class AgeBand(Choice):
+    adult: bool
+
+
+class Profile(Strict):
+    groups: list[Group] = Field(min_length=1)
+    age_bands: list[AgeBand] = Field(min_length=1)
+
+
+class AssistantInfo(Strict):
+    movement_name: Text
+    commune_name: Text
+    in_person_helpers: list[Text] = Field(min_length=1)
+
+
+class Village(Strict):
+    id: Slug
+    name: Annotated[Text, StringConstraints(max_length=40)]
+    kind: Literal["thôn", "bản", "tiểu khu", "khu vực"]
+    area: Text | None = None
+    adult_population: int | None = Field(default=None, ge=0)
+    households: int | None = Field(default=None, ge=0)
+
+
+class Villages(Strict):
+    villages: list[Village] = Field(min_length=1)
+
+
+@dataclass
+class LanguagePack:
+    """Everything a resident sees in one language."""
+
+    code: str
+    courses: dict[str, Course]
+    profile: Profile
+    assistant: AssistantInfo
+
+    @property
+    def ordered_courses(self) -> list[Course]:
+        return sorted(self.courses.values(), key=lambda c: (c.order, c.id))
+
+
+@dataclass
+class Knowledge:
+    villages: list[Village]
+    languages: dict[str, LanguagePack] = field(default_factory=dict)
+    default_language: str = "vi"
+
+    def pack(self, language: str | None) -> LanguagePack:
+        return self.languages.get(language or "", self.languages[self.default_language])
+
+    def village(self, village_id: str | None) -> Village | None:
+        return next((v for v in self.villages if v.id == village_id), None)

@@ -1,0 +1,49 @@
+"""YAML loading that remembers the line of every value, so errors can name it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+Path_ = tuple[str | int, ...]
+
+
+class _LineLoader(yaml.SafeLoader):
+    pass
+
+
+def load_with_lines(path: Path) -> tuple[object, dict[Path_, int]]:
+    """Parse a YAML file; return the data and a map from key path to 1-based line."""
+    text = path.read_text(encoding="utf-8")
+    loader = _LineLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        lines: dict[Path_, int] = {}
+        _index(node, (), lines)
+        data = loader.construct_document(node)
+    finally:
+        loader.dispose()
+    return data, lines
+
+
+def _index(node: yaml.Node, here: Path_, lines: dict[Path_, int]) -> None:
+    lines[here] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            lines[here + (key,)] = key_node.start_mark.line + 1
+            _index(value_node, here + (key,), lines)
+            lines[here + (key,)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index(item, here + (i,), lines)
+
+
+def line_of(lines: dict[Path_, int], loc: Path_) -> int | None:
+    """The line of the deepest known prefix of loc."""
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in lines:
+            return lines[loc[:cut]]
+    return None

@@ -1,0 +1,36 @@
+"""Routing: which handler answers which command or button.
+
+Commands get (turn, args_text); buttons get (turn, data_parts). Button data is short,
+colon-separated and names its target, so replaying a button is harmless.
+"""
+from __future__ import annotations
+
+from bot.handlers import account, course, menu, profile, quiz, start
+
+COMMANDS = {
+    "start": start.greet,
+    "menu": menu.show_menu,
+    "hoctiep": course.resume,
+    "tiendo": account.show_progress,
+    "trogiup": account.show_help,
+    "help": account.show_help,
+    "hoso": profile.start_profile,
+    "xoadulieu": account.ask_delete,
+}
+
+BUTTONS = {
+    "c": start.answer_consent,
+    "pv": profile.village_page,
+    "v": profile.choose_village,
+    "g": profile.choose_group,
+    "a": profile.choose_age,
+    "ps": profile.skip_question,
+    "m": menu.show_menu_button,
+    "o": course.open_course,
+    "s": course.show_step,
+    "q": quiz.start_quiz,
+    "qa": quiz.answer,
+    "t": account.show_progress,
+    "h": account.show_help,
+    "x": account.confirm_delete,
+}

@@ -1,0 +1,101 @@
+"""/tiendo (progress), /trogiup (help) and /xoadulieu (delete everything, after a confirm)."""
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+
+from bot.handlers.menu import menu_reply, resume_target
+from bot.handlers.quiz import completed_courses
+from bot.handlers.turn import Turn
+from bot.models import Completion, Progress, QuizAnswer, QuizAttempt, Resident
+from bot.replies import Button, Reply
+
+
+def show_progress(turn: Turn, args=None) -> list[Reply]:
+    _ = turn._
+    edit = isinstance(args, list)  # pressed as a button rather than typed
+    if turn.resident is None:
+        return [menu_reply(turn, _("You chose not to save your progress, so I do not remember "
+                                   "what you studied. To save it, send /start and tap \"Yes\"."), edit=edit)]
+    done = completed_courses(turn)
+    steps = {p.course_id: p.step_index for p in turn.session.scalars(
+        select(Progress).where(Progress.resident_id == turn.resident.id))}
+    lines = [_("📊 Your progress:")]
+    next_course = None
+    for course in turn.pack.ordered_courses:
+        if course.id in done:
+            lines.append(_("✅ {course}: completed on {date}").format(
+                course=course.button, date=turn.format_date(done[course.id].completed_at)))
+        elif course.id in steps:
+            step = min(steps[course.id], len(course.steps) - 1)
+            lines.append(_("▶️ {course}: studying, step {n}/{total}").format(
+                course=course.button, n=step + 1, total=len(course.steps)))
+        else:
+            lines.append(_("⬜ {course}: not started").format(course=course.button))
+            next_course = next_course or course
+    resume = resume_target(turn)
+    buttons: list[list[Button]] = []
+    if resume:
+        course, step = resume
+        if step == len(course.steps) - 1:
+            lines.append(_("Next: take the quiz of «{course}».").format(course=course.button))
+            buttons.append([Button(_("📝 Take the quiz"), f"q:{course.id}")])
+        else:
+            lines.append(_("Next: continue «{course}» at step {n}.").format(course=course.button, n=step + 1))
+            buttons.append([Button(_("▶️ Continue"), f"s:{course.id}:{step}")])
+    elif next_course:
+        lines.append(_("Next: start «{course}».").format(course=next_course.button))
+        buttons.append([Button(_("▶️ Start"), f"o:{next_course.id}")])
+    else:
+        lines.append(_("You have completed every course. 🎉 Help a neighbour learn too!"))
+    buttons.append([Button(_("🏠 Menu"), "m")])
+    return [Reply("\n".join(lines), buttons, edit=edit)]
+
+
+def show_help(turn: Turn, args=None) -> list[Reply]:
+    _ = turn._
+    helpers = ", ".join(turn.pack.assistant.in_person_helpers)
+    text = _("How to use me:\n"
+             "/menu: choose a lesson\n"
+             "/hoctiep: continue where you left off\n"
+             "/tiendo: see your progress\n"
+             "/hoso: change your village, group and age band\n"
+             "/xoadulieu: delete all your data\n"
+             "/trogiup: this help\n\n"
+             "Tap the buttons under each message; you do not need to type.\n"
+             "To get help in person, ask: {helpers}.").format(helpers=helpers)
+    return [menu_reply(turn, text, edit=isinstance(args, list))]
+
+
+def ask_delete(turn: Turn, args: str = "") -> list[Reply]:
+    _ = turn._
+    if turn.resident is None:
+        return [menu_reply(turn, _("I do not keep any data about you."))]
+    return [Reply(_("Delete everything I keep about you: your progress, quiz results and profile? "
+                    "This cannot be undone."),
+                  [[Button(_("🗑 Yes, delete everything"), "x:y"), Button(_("No, keep it"), "x:n")]])]
+
+
+def confirm_delete(turn: Turn, args: list[str]) -> list[Reply]:
+    _ = turn._
+    if args[:1] != ["y"]:
+        return [menu_reply(turn, _("OK, nothing was deleted."), edit=True)]
+    if turn.resident is None:
+        return [menu_reply(turn, _("I do not keep any data about you."), edit=True)]
+    delete_everything(turn)
+    turn.count("data_deleted")
+    return [menu_reply(turn, _("Done. Everything I kept about you has been deleted. You can still "
+                               "read the lessons; send /start if you want me to remember you again."),
+                       edit=True)]
+
+
+def delete_everything(turn: Turn) -> None:
+    """Remove every row about the resident, without relying on the database's cascades."""
+    rid = turn.resident.id
+    attempts = select(QuizAttempt.id).where(QuizAttempt.resident_id == rid).scalar_subquery()
+    session = turn.session
+    session.execute(delete(QuizAnswer).where(QuizAnswer.attempt_id.in_(attempts)))
+    for table in (QuizAttempt, Completion, Progress):
+        session.execute(delete(table).where(table.resident_id == rid))
+    session.execute(delete(Resident).where(Resident.id == rid))
+    session.expunge(turn.resident)
+    turn.resident = None

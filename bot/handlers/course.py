@@ -1,0 +1,85 @@
+"""Walking a course one step at a time: Bước k/n with Tiếp / Quay lại / Menu."""
+from __future__ import annotations
+
+from bot.content import Course
+from bot.handlers.menu import menu_reply, resume_target
+from bot.handlers.turn import Turn
+from bot.models import Progress
+from bot.replies import Button, Reply
+
+
+def stale_button(turn: Turn) -> list[Reply]:
+    """A button from an old message whose lesson no longer exists (content was edited)."""
+    return [menu_reply(turn, turn._("This lesson has been updated. Please pick it again from the menu."))]
+
+
+def step_reply(turn: Turn, course: Course, index: int, edit: bool) -> Reply:
+    _ = turn._
+    step = course.steps[index]
+    total = len(course.steps)
+    header = _("📘 {course} · Step {n}/{total}").format(course=course.title, n=index + 1, total=total)
+    parts = [header]
+    if index == 0:
+        parts.append(course.intro)
+    parts.append(f"{step.title}\n\n{step.text}")
+    if index in (0, total - 1):
+        parts.append(_("(updated {date})").format(date=course.updated.strftime("%d/%m/%Y")))
+    nav = []
+    if index > 0:
+        nav.append(Button(_("⬅️ Back"), f"s:{course.id}:{index - 1}"))
+    if index < total - 1:
+        nav.append(Button(_("Next ➡️"), f"s:{course.id}:{index + 1}"))
+    else:
+        nav.append(Button(_("📝 Take the quiz"), f"q:{course.id}"))
+    rows = [nav, [Button(_("🏠 Menu"), "m")]]
+    return Reply("\n\n".join(parts), rows, edit=edit)
+
+
+def record_step(turn: Turn, course: Course, index: int) -> None:
+    if turn.resident is None:
+        return
+    row = turn.session.get(Progress, (turn.resident.id, course.id))
+    if row is None:
+        turn.session.add(Progress(resident_id=turn.resident.id, course_id=course.id,
+                                  step_index=index, started_at=turn.now, updated_at=turn.now))
+    else:
+        row.step_index = index
+        row.updated_at = turn.now
+
+
+def open_course(turn: Turn, args: list[str]) -> list[Reply]:
+    """From the menu: resume where the resident left off, or start at step 1."""
+    course = turn.pack.courses.get(args[0] if args else "")
+    if course is None:
+        return stale_button(turn)
+    index = 0
+    if turn.resident is None:
+        turn.count(f"course_open:{course.id}")
+    else:
+        row = turn.session.get(Progress, (turn.resident.id, course.id))
+        if row is not None:
+            index = min(row.step_index, len(course.steps) - 1)
+    record_step(turn, course, index)
+    return [step_reply(turn, course, index, edit=True)]
+
+
+def show_step(turn: Turn, args: list[str]) -> list[Reply]:
+    """Tiếp / Quay lại. The button names the target step, so a double tap lands on the
+    same step twice instead of skipping one."""
+    if len(args) != 2 or not args[1].isdigit():
+        return stale_button(turn)
+    course = turn.pack.courses.get(args[0])
+    if course is None:
+        return stale_button(turn)
+    index = min(int(args[1]), len(course.steps) - 1)
+    record_step(turn, course, index)
+    return [step_reply(turn, course, index, edit=True)]
+
+
+def resume(turn: Turn, args: str = "") -> list[Reply]:
+    """/hoctiep: continue the last course, or show the menu."""
+    target = resume_target(turn)
+    if target is None:
+        return [menu_reply(turn)]
+    course, index = target
+    return [step_reply(turn, course, index, edit=False)]

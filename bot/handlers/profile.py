@@ -1,0 +1,103 @@
+"""The optional profile: village, group and age band. Every question can be skipped.
+
+Ethnicity is sensitive data and is never asked.
+"""
+from __future__ import annotations
+
+from bot.handlers.menu import menu_reply
+from bot.handlers.turn import Turn
+from bot.replies import Button, Reply
+
+VILLAGES_PER_PAGE = 8
+
+
+def _skip(turn: Turn, data: str) -> Button:
+    return Button(turn._("Skip ⏭"), data)
+
+
+def ask_village(turn: Turn, page: int = 0, edit: bool = False) -> Reply:
+    _ = turn._
+    villages = turn.knowledge.villages
+    pages = max(1, -(-len(villages) // VILLAGES_PER_PAGE))
+    page = min(max(page, 0), pages - 1)
+    shown = villages[page * VILLAGES_PER_PAGE:(page + 1) * VILLAGES_PER_PAGE]
+    rows = [[Button(v.name, f"v:{v.id}") for v in shown[i:i + 2]] for i in range(0, len(shown), 2)]
+    nav = []
+    if page > 0:
+        nav.append(Button(_("⬅️ Back"), f"pv:{page - 1}"))
+    if page < pages - 1:
+        nav.append(Button(_("More ➡️"), f"pv:{page + 1}"))
+    if nav:
+        rows.append(nav)
+    rows.append([_skip(turn, "ps:v")])
+    return Reply(_("Which village do you live in? You can skip this."), rows, edit=edit)
+
+
+def ask_group(turn: Turn) -> Reply:
+    groups = turn.pack.profile.groups
+    rows = [[Button(g.label, f"g:{g.id}")] for g in groups]
+    rows.append([_skip(turn, "ps:g")])
+    return Reply(turn._("Which group are you in? You can skip this."), rows, edit=True)
+
+
+def ask_age(turn: Turn) -> Reply:
+    bands = turn.pack.profile.age_bands
+    rows = [[Button(b.label, f"a:{b.id}") for b in bands[i:i + 2]] for i in range(0, len(bands), 2)]
+    rows.append([_skip(turn, "ps:a")])
+    return Reply(turn._("How old are you? You can skip this."), rows, edit=True)
+
+
+def _done(turn: Turn) -> list[Reply]:
+    return [menu_reply(turn, turn._("All set! 🎉 What would you like to learn first?"), edit=True)]
+
+
+def _needs_consent(turn: Turn) -> list[Reply] | None:
+    if turn.resident is None:
+        return [menu_reply(turn, turn._("You chose not to save data, so I keep no profile. "
+                                        "What would you like to learn?"), edit=True)]
+    return None
+
+
+def start_profile(turn: Turn, args: str = "") -> list[Reply]:
+    return _needs_consent(turn) or [ask_village(turn)]
+
+
+def village_page(turn: Turn, args: list[str]) -> list[Reply]:
+    page = int(args[0]) if args and args[0].isdigit() else 0
+    return _needs_consent(turn) or [ask_village(turn, page, edit=True)]
+
+
+def choose_village(turn: Turn, args: list[str]) -> list[Reply]:
+    if (refused := _needs_consent(turn)) is not None:
+        return refused
+    village = turn.knowledge.village(args[0] if args else None)
+    if village is None:
+        return [ask_village(turn, edit=True)]
+    turn.resident.village_id = village.id
+    return [ask_group(turn)]
+
+
+def choose_group(turn: Turn, args: list[str]) -> list[Reply]:
+    if (refused := _needs_consent(turn)) is not None:
+        return refused
+    if args and any(g.id == args[0] for g in turn.pack.profile.groups):
+        turn.resident.group_id = args[0]
+        return [ask_age(turn)]
+    return [ask_group(turn)]
+
+
+def choose_age(turn: Turn, args: list[str]) -> list[Reply]:
+    if (refused := _needs_consent(turn)) is not None:
+        return refused
+    if args and any(b.id == args[0] for b in turn.pack.profile.age_bands):
+        turn.resident.age_band = args[0]
+        return _done(turn)
+    return [ask_age(turn)]
+
+
+def skip_question(turn: Turn, args: list[str]) -> list[Reply]:
+    if (refused := _needs_consent(turn)) is not None:
+        return refused
+    following = {"v": ask_group, "g": ask_age}
+    ask_next = following.get(args[0] if args else "")
+    return [ask_next(turn)] if ask_next else _done(turn)

@@ -1,0 +1,67 @@
+"""/start, the greeting and the consent question (Luật 91/2025/QH15: explicit, provable)."""
+from __future__ import annotations
+
+from bot.handlers.menu import menu_reply
+from bot.handlers.profile import ask_village
+from bot.handlers.turn import Turn
+from bot.models import Resident
+from bot.replies import Button, Reply
+
+# Bump when the consent text changes materially, so we know what each person agreed to.
+CONSENT_VERSION = "2026-11"
+
+
+def consent_question(turn: Turn) -> Reply:
+    _ = turn._
+    return Reply(
+        _("To remember how far you got, I need to keep: your first name as the chat app shows it, "
+          "the lessons you studied and your quiz scores, and, if you like, your village, group "
+          "and age band.\n"
+          "I never ask your ethnicity or your ID card number.\n"
+          "You can delete everything at any time with /xoadulieu.\n\n"
+          "Do you agree that I keep your learning progress?"),
+        [[Button(_("✅ Yes, I agree"), "c:y"), Button(_("No, thanks"), "c:n")]],
+    )
+
+
+def greet(turn: Turn, args: str = "") -> list[Reply]:
+    _ = turn._
+    if turn.resident:
+        name = turn.resident.first_name
+        welcome = _("Welcome back, {name}! 👋").format(name=name) if name else _("Welcome back! 👋")
+        return [menu_reply(turn, welcome + "\n" + _("What would you like to learn? Tap a lesson below."))]
+    return [
+        Reply(_("Hello! 👋 I am the {movement} assistant of {commune}.\n"
+                "I teach digital skills step by step: VNeID, online public services, "
+                "digital payments, staying safe online, and more. It is free.").format(
+                    movement=turn.pack.assistant.movement_name, commune=turn.pack.assistant.commune_name)),
+        consent_question(turn),
+    ]
+
+
+def answer_consent(turn: Turn, args: list[str]) -> list[Reply]:
+    _ = turn._
+    if args[:1] == ["y"]:
+        if turn.resident is None:
+            turn.resident = Resident(
+                platform=turn.contact.platform,
+                external_id=turn.contact.external_id,
+                first_name=(turn.contact.first_name or "")[:64] or None,
+                consent_at=turn.now,
+                consent_version=CONSENT_VERSION,
+                created_at=turn.now,
+                last_seen_at=turn.now,
+            )
+            turn.session.add(turn.resident)
+            turn.session.flush()
+        thanks = Reply(_("Thank you! I will keep your learning progress. "
+                         "You can delete it any time with /xoadulieu."), edit=True)
+        return [thanks, ask_village(turn)]
+    turn.count("consent_no")
+    if turn.resident is not None:
+        # Saying no after yes withdraws consent: treat it as a request to delete.
+        from bot.handlers.account import delete_everything
+
+        delete_everything(turn)
+    return [menu_reply(turn, _("No problem. You can still read every lesson, and I will not "
+                               "keep anything about you.\nWhat would you like to learn?"), edit=True)]

@@ -1,0 +1,62 @@
+"""Everything one handler call needs: the database session, the content, who is talking."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.content import Knowledge
+from bot.content.schema import LanguagePack
+from bot.i18n import Translator, translator
+from bot.models import AnonymousCounter, Resident
+from bot.replies import Contact
+
+
+@dataclass
+class Turn:
+    session: Session
+    knowledge: Knowledge
+    contact: Contact
+    resident: Resident | None
+    now: datetime
+    tz: ZoneInfo
+
+    @property
+    def language(self) -> str:
+        return self.resident.language if self.resident else "vi"
+
+    @property
+    def pack(self) -> LanguagePack:
+        return self.knowledge.pack(self.language)
+
+    @property
+    def _(self) -> Translator:
+        return translator(self.language)
+
+    def local_date(self, moment: datetime | None = None) -> date:
+        return (moment or self.now).astimezone(self.tz).date()
+
+    def format_date(self, moment: datetime) -> str:
+        return self.local_date(moment).strftime("%d/%m/%Y")
+
+    def count(self, name: str) -> None:
+        """Bump an anonymous daily counter (no link to any person)."""
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert(AnonymousCounter).values(day=self.local_date(), name=name[:64], count=1)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["day", "name"], set_={"count": AnonymousCounter.count + 1}
+        )
+        self.session.execute(stmt)
+
+
+def find_resident(session: Session, contact: Contact) -> Resident | None:
+    return session.scalars(
+        select(Resident).where(
+            Resident.platform == contact.platform, Resident.external_id == contact.external_id
+        )
+    ).one_or_none()

@@ -1,0 +1,79 @@
+"""What the conversation core says back: platform-neutral text plus rows of buttons.
+
+Adapters (Telegram, web chat, terminal, later Zalo) only translate these.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+CALLBACK_DATA_MAX = 64  # Telegram's limit for callback_data, in bytes
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    data: str
+
+    def __post_init__(self) -> None:
+        if len(self.data.encode()) > CALLBACK_DATA_MAX:
+            raise ValueError(f"button data too long: {self.data!r}")
+
+
+@dataclass
+class Reply:
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)
+    # True: replace the message whose button was pressed, where the platform allows.
+    edit: bool = False
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "edit": self.edit,
+            "buttons": [[{"label": b.label, "data": b.data} for b in row] for row in self.buttons],
+        }
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Who is talking: a platform and that platform's id for the chat."""
+
+    platform: str
+    external_id: str
+    first_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a resident did."""
+
+    kind: Literal["command", "text", "button", "unsupported"]
+    text: str = ""  # the command name for commands, the message for text, the data for buttons
+    args: str = ""  # what followed a command, e.g. the /start payload
+    what: str = ""  # for unsupported input: photo, sticker, voice, location, ...
+
+    @classmethod
+    def command(cls, name: str, args: str = "") -> Incoming:
+        return cls("command", name.lower(), args.strip())
+
+    @classmethod
+    def message(cls, text: str) -> Incoming:
+        return cls("text", text)
+
+    @classmethod
+    def button(cls, data: str) -> Incoming:
+        return cls("button", data)
+
+    @classmethod
+    def unsupported(cls, what: str) -> Incoming:
+        return cls("unsupported", what=what)
+
+    @classmethod
+    def parse_typed(cls, text: str) -> Incoming:
+        """A typed line: '/cmd args' is a command, anything else is free text."""
+        stripped = text.strip()
+        if stripped.startswith("/") and len(stripped) > 1:
+            name, _, args = stripped[1:].partition(" ")
+            return cls.command(name.split("@", 1)[0], args)
+        return cls.message(text)

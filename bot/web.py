@@ -1,0 +1,138 @@
+"""The one ASGI app: web chat, admin API, /healthz and (in webhook mode) the Telegram webhook.
+
+Its lifespan starts and stops the Telegram bot and the scheduler, so `hocvuso serve` is
+one process.
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from telegram import Update
+from telegram.error import InvalidToken, NetworkError
+from telegram.ext import Application
+
+import admin_api
+from admin_api.deps import hash_token
+from bot.adapters import web as webchat
+from bot.adapters.telegram import build_application
+from bot.assistant import Assistant
+from bot.config import Settings
+from bot.i18n import translator
+from bot.scheduler import build_scheduler
+
+log = logging.getLogger(__name__)
+TELEGRAM_RETRY_SECONDS = (2, 5, 15, 30, 60)
+
+
+async def bot_commands(app: Application) -> None:
+    _ = translator("vi")
+    await app.bot.set_my_commands([
+        ("start", _("Start")), ("menu", _("Choose a lesson")), ("hoctiep", _("Continue learning")),
+        ("tiendo", _("My progress")), ("trogiup", _("Help")), ("xoadulieu", _("Delete my data")),
+    ])
+
+
+async def run_telegram(app: Application, settings: Settings, ready: asyncio.Event) -> None:
+    """Connect to the Bot API, retrying while the network is down; never crash the web chat."""
+    attempt = 0
+    while True:
+        try:
+            await app.initialize()
+            break
+        except InvalidToken:
+            log.error("Telegram is off: TELEGRAM_BOT_TOKEN was rejected by %s", settings.telegram_api_url)
+            return
+        except NetworkError as exc:
+            delay = TELEGRAM_RETRY_SECONDS[min(attempt, len(TELEGRAM_RETRY_SECONDS) - 1)]
+            log.warning("Telegram not reachable (%s); retrying in %ss", type(exc).__name__, delay)
+            attempt += 1
+            await asyncio.sleep(delay)
+    await app.start()
+    try:
+        await bot_commands(app)
+    except NetworkError as exc:
+        log.warning("could not set the command list: %s", type(exc).__name__)
+    if settings.webhook_mode:
+        await app.bot.set_webhook(settings.telegram_webhook_url, secret_token=settings.telegram_webhook_secret,
+                                  allowed_updates=Update.ALL_TYPES)
+        log.info("Telegram: webhook mode")
+    else:
+        await app.bot.delete_webhook()
+        await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=25)
+        log.info("Telegram: long polling as @%s", app.bot.username)
+    ready.set()
+
+
+async def stop_telegram(app: Application) -> None:
+    if app.updater and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    await app.shutdown()
+
+
+def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
+    telegram_app = (build_application(settings, assistant, polling=not settings.webhook_mode)
+                    if settings.telegram_enabled else None)
+    telegram_ready = asyncio.Event()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        scheduler = build_scheduler(assistant.sessions, settings.timezone)
+        scheduler.start()
+        task = None
+        if telegram_app is not None:
+            task = asyncio.create_task(run_telegram(telegram_app, settings, telegram_ready))
+        else:
+            log.warning("Telegram is off (no TELEGRAM_BOT_TOKEN); serving the web chat only")
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                await stop_telegram(telegram_app)
+            scheduler.shutdown(wait=False)
+
+    app = FastAPI(title="Trợ lý Bình dân học vụ số", version="0.1.0", lifespan=lifespan)
+    app.state.assistant = assistant
+    app.state.sessions = assistant.sessions
+    app.state.admin_token_hash = hash_token(settings.admin_token) if settings.admin_token else None
+    app.state.telegram = telegram_app
+    app.state.telegram_ready = telegram_ready
+    app.include_router(webchat.router)
+    app.include_router(admin_api.router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict:
+        with assistant.sessions() as session:
+            session.execute(text("SELECT 1"))
+        return {"ok": True, "telegram": "off" if telegram_app is None else
+                ("ready" if telegram_ready.is_set() else "connecting")}
+
+    if telegram_app is not None and settings.webhook_mode:
+        secret = (settings.telegram_webhook_secret or "").encode()
+        path = urlsplit(settings.telegram_webhook_url).path or "/telegram/webhook"
+
+        @app.post(path, include_in_schema=False)
+        async def telegram_webhook(request: Request) -> JSONResponse:
+            given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode()
+            if not hmac.compare_digest(given, secret):
+                raise HTTPException(403, detail="wrong secret token")
+            if not telegram_ready.is_set():
+                raise HTTPException(503, detail="bot is starting")  # Telegram will retry
+            try:
+                update = Update.de_json(await request.json(), telegram_app.bot)
+            except Exception:
+                raise HTTPException(400, detail="body is not a Telegram update")
+            await telegram_app.update_queue.put(update)
+            return JSONResponse({"ok": True})
+
+    return app
