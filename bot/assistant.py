@@ -10,6 +10,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,8 +38,8 @@ class Assistant:
         with self.sessions() as session:
             try:
                 if update is not None:
-                    session.add(ProcessedUpdate(source=update[0], update_id=update[1]))
-                    session.flush()
+                    session.execute(insert(ProcessedUpdate).values(
+                        source=update[0], update_id=update[1], processed_at=datetime.now(timezone.utc)))
                 replies = self._dispatch(session, contact, incoming)
                 session.commit()
                 return replies

@@ -28,11 +28,19 @@ class _Held:
         if lock is None:
             lock = asyncio.Lock()  # asyncio.Lock wakes waiters first-in, first-out
         self.owner._locks[self.key] = (lock, users + 1)
-        await lock.acquire()
+        try:
+            await lock.acquire()
+        except BaseException:  # cancelled while waiting: we never held it
+            self._leave(lock)
+            raise
 
     async def __aexit__(self, *exc) -> None:
-        lock, users = self.owner._locks[self.key]
+        lock, _users = self.owner._locks[self.key]
         lock.release()
+        self._leave(lock)
+
+    def _leave(self, lock: asyncio.Lock) -> None:
+        _lock, users = self.owner._locks[self.key]
         if users == 1:
             del self.owner._locks[self.key]
         else:

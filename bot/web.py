@@ -39,7 +39,20 @@ async def bot_commands(app: Application) -> None:
     ])
 
 
-async def run_telegram(app: Application, settings: Settings, ready: asyncio.Event) -> None:
+class TelegramStatus:
+    """What /healthz reports: off, connecting or ready."""
+
+    def __init__(self, enabled: bool):
+        self.state = "connecting" if enabled else "off"
+        self.ready = asyncio.Event()
+
+    def set(self, state: str) -> None:
+        self.state = state
+        if state == "ready":
+            self.ready.set()
+
+
+async def run_telegram(app: Application, settings: Settings, status: TelegramStatus) -> None:
     """Connect to the Bot API, retrying while the network is down; never crash the web chat."""
     attempt = 0
     while True:
@@ -48,6 +61,7 @@ async def run_telegram(app: Application, settings: Settings, ready: asyncio.Even
             break
         except InvalidToken:
             log.error("Telegram is off: TELEGRAM_BOT_TOKEN was rejected by %s", settings.telegram_api_url)
+            status.set("off")
             return
         except NetworkError as exc:
             delay = TELEGRAM_RETRY_SECONDS[min(attempt, len(TELEGRAM_RETRY_SECONDS) - 1)]
@@ -67,7 +81,7 @@ async def run_telegram(app: Application, settings: Settings, ready: asyncio.Even
         await app.bot.delete_webhook()
         await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=25)
         log.info("Telegram: long polling as @%s", app.bot.username)
-    ready.set()
+    status.set("ready")
 
 
 async def stop_telegram(app: Application) -> None:
@@ -81,7 +95,7 @@ async def stop_telegram(app: Application) -> None:
 def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
     telegram_app = (build_application(settings, assistant, polling=not settings.webhook_mode)
                     if settings.telegram_enabled else None)
-    telegram_ready = asyncio.Event()
+    telegram = TelegramStatus(telegram_app is not None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -89,7 +103,7 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
         scheduler.start()
         task = None
         if telegram_app is not None:
-            task = asyncio.create_task(run_telegram(telegram_app, settings, telegram_ready))
+            task = asyncio.create_task(run_telegram(telegram_app, settings, telegram))
         else:
             log.warning("Telegram is off (no TELEGRAM_BOT_TOKEN); serving the web chat only")
         try:
@@ -106,7 +120,7 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
     app.state.sessions = assistant.sessions
     app.state.admin_token_hash = hash_token(settings.admin_token) if settings.admin_token else None
     app.state.telegram = telegram_app
-    app.state.telegram_ready = telegram_ready
+    app.state.telegram_status = telegram
     app.include_router(webchat.router)
     app.include_router(admin_api.router)
 
@@ -114,8 +128,7 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
     def healthz() -> dict:
         with assistant.sessions() as session:
             session.execute(text("SELECT 1"))
-        return {"ok": True, "telegram": "off" if telegram_app is None else
-                ("ready" if telegram_ready.is_set() else "connecting")}
+        return {"ok": True, "telegram": telegram.state}
 
     if telegram_app is not None and settings.webhook_mode:
         secret = (settings.telegram_webhook_secret or "").encode()
@@ -126,7 +139,7 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
             given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode()
             if not hmac.compare_digest(given, secret):
                 raise HTTPException(403, detail="wrong secret token")
-            if not telegram_ready.is_set():
+            if not telegram.ready.is_set():
                 raise HTTPException(503, detail="bot is starting")  # Telegram will retry
             try:
                 update = Update.de_json(await request.json(), telegram_app.bot)

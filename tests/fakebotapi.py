@@ -81,6 +81,8 @@ class FakeBotAPI:
         self._wakeup: asyncio.Event | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._poll_generation = 0  # the newest getUpdates call; older ones are terminated
+        self._stopping = False
         self.port = 0
 
     # ---- lifecycle -------------------------------------------------------------------
@@ -90,6 +92,9 @@ class FakeBotAPI:
 
     def start(self) -> FakeBotAPI:
         sock = socket.socket()
+        # Without TCP_NODELAY every answer waits ~40 ms for a delayed ACK (Nagle's algorithm),
+        # which made each bot round trip take ~90 ms. Accepted connections inherit the option.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         app = Starlette(routes=[Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"])],
@@ -107,6 +112,10 @@ class FakeBotAPI:
 
     def stop(self) -> None:
         if self._server:
+            # End pending long polls (e.g. from a bot process that was killed), or uvicorn
+            # waits for them to time out before it stops.
+            self._stopping = True
+            self._wake()
             self._server.should_exit = True
             self._thread.join(timeout=10)
 
@@ -298,8 +307,17 @@ class FakeBotAPI:
         offset = params.get("offset") or 0
         limit = params.get("limit") or 100
         deadline = time.monotonic() + float(params.get("timeout") or 0)
+        with self._lock:
+            # Like Telegram, a new getUpdates call terminates an older one still waiting: a
+            # long poll left behind by a stopped or killed client must not take updates that
+            # nobody will read.
+            self._poll_generation += 1
+            generation = self._poll_generation
+        self._wakeup.set()  # wakes the older waiters, which then see they are stale
         while True:
             with self._lock:
+                if self._stopping or generation != self._poll_generation:
+                    return []
                 # Confirming an offset forgets older updates, as Telegram does.
                 self._pending = [u for u in self._pending if u["update_id"] >= offset]
                 batch = sorted(self._pending, key=lambda u: u["update_id"])[:limit]

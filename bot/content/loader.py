@@ -72,9 +72,13 @@ def load_knowledge(root: Path) -> Knowledge:
         if pack:
             packs[pack.code] = pack
     if villages:
-        ids = [v.id for v in villages.villages]
-        for dup in sorted({i for i in ids if ids.count(i) > 1}):
-            c.add(root / "villages.yaml", None, f"duplicate village id: {dup}")
+        seen: set[str] = set()
+        for i, village in enumerate(villages.villages):
+            if village.id in seen:
+                _, lines = load_with_lines(root / "villages.yaml")
+                c.add(root / "villages.yaml", line_of(lines, ("villages", i, "id")),
+                      f"duplicate village id {village.id!r}")
+            seen.add(village.id)
     if "vi" not in packs and not c.problems:
         c.add(root / "vi", None, "the Vietnamese content folder (vi/courses) is missing")
     if c.problems:
@@ -92,6 +96,12 @@ def _load_language(c: _Collector, lang_dir: Path) -> LanguagePack | None:
     for path in files:
         course = c.parse(path, Course)
         if course is None:
+            continue
+        problems = course.duplicate_ids()
+        if problems:
+            _, lines = load_with_lines(path)
+            for loc, message in problems:
+                c.add(path, line_of(lines, loc), message)
             continue
         if course.id in courses:
             c.add(path, None, f"course id {course.id!r} is used by another file too")

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 Audience = Literal["hoc_sinh", "cong_dan", "can_bo", "nguoi_lao_dong"]
@@ -34,11 +34,13 @@ class Question(Strict):
     explain: Annotated[Text, StringConstraints(max_length=300)]
     sources: list[str] = []
 
-    @model_validator(mode="after")
-    def _answer_is_an_option(self) -> Question:
-        if self.answer > len(self.options):
-            raise ValueError(f"answer {self.answer} but only {len(self.options)} options")
-        return self
+    @field_validator("answer")
+    @classmethod
+    def _answer_is_an_option(cls, answer: int, info: ValidationInfo) -> int:
+        options = info.data.get("options")
+        if options is not None and answer > len(options):
+            raise ValueError(f"answer {answer} but only {len(options)} options")
+        return answer
 
 
 class Quiz(Strict):
@@ -58,14 +60,17 @@ class Course(Strict):
     steps: list[Step] = Field(min_length=6, max_length=12)
     quiz: Quiz
 
-    @model_validator(mode="after")
-    def _unique_ids(self) -> Course:
-        for kind, ids in (("step", [s.id for s in self.steps]),
-                          ("question", [q.id for q in self.quiz.questions])):
-            dupes = sorted({i for i in ids if ids.count(i) > 1})
-            if dupes:
-                raise ValueError(f"duplicate {kind} id: {', '.join(dupes)}")
-        return self
+    def duplicate_ids(self) -> list[tuple[tuple, str]]:
+        """(location, message) for every step or question id used twice."""
+        found = []
+        for kind, where, items in (("step", ("steps",), self.steps),
+                                   ("question", ("quiz", "questions"), self.quiz.questions)):
+            seen: set[str] = set()
+            for i, item in enumerate(items):
+                if item.id in seen:
+                    found.append((where + (i, "id"), f"duplicate {kind} id {item.id!r}"))
+                seen.add(item.id)
+        return found
 
     def step_number(self, step_id: str) -> int | None:
         for i, step in enumerate(self.steps):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from bot.content import Course
 from bot.handlers.menu import menu_reply, resume_target
-from bot.handlers.turn import Turn
+from bot.handlers.turn import Turn, small_number
 from bot.models import Progress
 from bot.replies import Button, Reply
 
@@ -66,12 +66,11 @@ def open_course(turn: Turn, args: list[str]) -> list[Reply]:
 def show_step(turn: Turn, args: list[str]) -> list[Reply]:
     """Tiếp / Quay lại. The button names the target step, so a double tap lands on the
     same step twice instead of skipping one."""
-    if len(args) != 2 or not args[1].isdigit():
+    number = small_number(args[1]) if len(args) == 2 else None
+    course = turn.pack.courses.get(args[0]) if args else None
+    if course is None or number is None:
         return stale_button(turn)
-    course = turn.pack.courses.get(args[0])
-    if course is None:
-        return stale_button(turn)
-    index = min(int(args[1]), len(course.steps) - 1)
+    index = min(number, len(course.steps) - 1)
     record_step(turn, course, index)
     return [step_reply(turn, course, index, edit=True)]
 

@@ -8,6 +8,7 @@ from bot.replies import Reply
 
 MAX_TEXT_CHARS = 1000
 
+OTHER_INPUT = N_("I can only read text and button taps.")
 UNSUPPORTED = {
     "photo": N_("I cannot look at photos yet."),
     "sticker": N_("Nice sticker! 😊 I can only read text."),
@@ -22,7 +23,7 @@ UNSUPPORTED = {
 
 def unsupported(turn: Turn, what: str) -> list[Reply]:
     _ = turn._
-    first = _(UNSUPPORTED.get(what, N_("I can only read text and button taps.")))
+    first = _(UNSUPPORTED.get(what, OTHER_INPUT))
     return [menu_reply(turn, first + "\n" + _("Please tap a button below, or type a short question."))]
 
 

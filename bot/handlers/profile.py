@@ -5,7 +5,7 @@ Ethnicity is sensitive data and is never asked.
 from __future__ import annotations
 
 from bot.handlers.menu import menu_reply
-from bot.handlers.turn import Turn
+from bot.handlers.turn import Turn, small_number
 from bot.replies import Button, Reply
 
 VILLAGES_PER_PAGE = 8
@@ -63,7 +63,7 @@ def start_profile(turn: Turn, args: str = "") -> list[Reply]:
 
 
 def village_page(turn: Turn, args: list[str]) -> list[Reply]:
-    page = int(args[0]) if args and args[0].isdigit() else 0
+    page = (small_number(args[0]) if args else None) or 0
     return _needs_consent(turn) or [ask_village(turn, page, edit=True)]
 
 

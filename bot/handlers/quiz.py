@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.content import Course
 from bot.handlers.course import stale_button
-from bot.handlers.turn import Turn
+from bot.handlers.turn import Turn, small_number
 from bot.models import Completion, QuizAnswer, QuizAttempt
 from bot.replies import Button, Reply
 
@@ -49,10 +49,11 @@ def start_quiz(turn: Turn, args: list[str]) -> list[Reply]:
 
 
 def answer(turn: Turn, args: list[str]) -> list[Reply]:
-    if len(args) != 5 or not all(a.isdigit() for a in args[1:]):
+    numbers = [small_number(a) for a in args[1:]]
+    if len(args) != 5 or None in numbers:
         return stale_button(turn)
     course = turn.pack.courses.get(args[0])
-    attempt_id, index, choice, carried_score = (int(a) for a in args[1:])
+    attempt_id, index, choice, carried_score = numbers
     if course is None or index >= len(course.quiz.questions):
         return stale_button(turn)
     question = course.quiz.questions[index]

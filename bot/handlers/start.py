@@ -57,6 +57,8 @@ def answer_consent(turn: Turn, args: list[str]) -> list[Reply]:
         thanks = Reply(_("Thank you! I will keep your learning progress. "
                          "You can delete it any time with /xoadulieu."), edit=True)
         return [thanks, ask_village(turn)]
+    if args[:1] != ["n"]:
+        return [menu_reply(turn, _("That button is out of date. Here is the menu."))]
     turn.count("consent_no")
     if turn.resident is not None:
         # Saying no after yes withdraws consent: treat it as a request to delete.

@@ -54,6 +54,15 @@ class Turn:
         self.session.execute(stmt)
 
 
+def small_number(text: str, limit: int = 2**31 - 1) -> int | None:
+    """A non-negative number from button data, or None if it is not one we could have sent."""
+    if text.isascii() and text.isdigit() and len(text) <= 10:
+        value = int(text)
+        if value <= limit:
+            return value
+    return None
+
+
 def find_resident(session: Session, contact: Contact) -> Resident | None:
     return session.scalars(
         select(Resident).where(

@@ -1,0 +1,211 @@
+"""Throughput and latency of the full Telegram pipeline against a bare PTB echo bot.
+
+Both bots run as their own processes against the same fake Bot API server (this
+process), under the same closed-loop load: ACTIVE residents each send SCRIPT_LEN
+updates, the next one only after the bot answered the previous one, as a person does.
+The real bot runs `hocvuso serve` on SQLite with RESIDENTS consented residents in the
+database. Prints updates/s, p50/p99 latency, peak RSS, and the ratio to the echo bot.
+
+    make bench            # or: .venv/bin/python bench/bench_pipeline.py [--active 200]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+from sqlalchemy import insert
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.db import make_engine, migrate  # noqa: E402
+from bot.models import Completion, Progress, Resident  # noqa: E402
+from tests.fakebotapi import FakeBotAPI  # noqa: E402
+
+STEPS = 11  # the VNeID course
+
+
+def seed(url: str, residents: int) -> None:
+    """Consented residents, a third of them part-way through VNeID, a tenth done."""
+    migrate(url)
+    engine = make_engine(url)
+    now = datetime.now(timezone.utc)
+    rng = random.Random(7)
+    with engine.begin() as conn:
+        conn.execute(insert(Resident), [
+            {"id": i, "platform": "telegram", "external_id": str(100000 + i), "first_name": f"Dân {i}",
+             "language": "vi", "consent_at": now, "consent_version": "2026-11", "active": True,
+             "created_at": now, "last_seen_at": now - timedelta(days=1)} for i in range(1, residents + 1)])
+        conn.execute(insert(Progress), [
+            {"resident_id": i, "course_id": "vneid", "step_index": rng.randrange(STEPS),
+             "started_at": now, "updated_at": now} for i in range(1, residents + 1, 3)])
+        conn.execute(insert(Completion), [
+            {"resident_id": i, "course_id": "vneid", "completed_at": now, "best_percent": 90}
+            for i in range(1, residents + 1, 10)])
+    engine.dispose()
+
+
+def script(chat: int, length: int) -> list[tuple[str, str]]:
+    """What one resident does: open the menu, then mostly walk steps, sometimes type."""
+    rng = random.Random(chat)
+    actions: list[tuple[str, str]] = [("text", "/menu")]
+    step = rng.randrange(STEPS)
+    while len(actions) < length:
+        roll = rng.random()
+        if roll < 0.75:
+            step = (step + 1) % STEPS
+            actions.append(("press", f"s:vneid:{step}"))
+        elif roll < 0.85:
+            actions.append(("text", "/tiendo"))
+        else:
+            actions.append(("text", "cho toi hoi cach cai vneid"))
+    return actions
+
+
+class ClosedLoop:
+    """Releases each resident's next update when the bot has answered the previous one."""
+
+    def __init__(self, fake: FakeBotAPI, chats: list[int], length: int):
+        self.fake = fake
+        self.scripts = {c: script(c, length) for c in chats}
+        self.position = {c: 0 for c in chats}
+        self.released: dict[int, float] = {}
+        self.latencies: list[float] = []
+        self.total = sum(len(s) for s in self.scripts.values())
+        self.done = threading.Event()
+        self.lock = threading.Lock()
+        fake.on_reply = self.on_reply
+
+    def release(self, chat: int) -> None:
+        kind, value = self.scripts[chat][self.position[chat]]
+        self.released[chat] = time.perf_counter()
+        if kind == "text":
+            self.fake.send_text(chat, value)
+        else:
+            self.fake.press(chat, value, message_id=self.fake.last(chat).message_id)
+
+    def on_reply(self, chat: int, _message) -> None:
+        with self.lock:
+            started = self.released.pop(chat, None)
+            if started is None:
+                return  # an extra message for an update already counted
+            self.latencies.append(time.perf_counter() - started)
+            self.position[chat] += 1
+            finished = self.position[chat] >= len(self.scripts[chat])
+            if len(self.latencies) >= self.total:
+                self.done.set()
+        if not finished:
+            self.release(chat)  # called in the fake server's thread, outside its lock
+
+    def run(self, timeout: float) -> float:
+        start = time.perf_counter()
+        for chat in self.scripts:
+            self.release(chat)
+        if not self.done.wait(timeout):
+            raise SystemExit(f"timed out: {len(self.latencies)}/{self.total} updates answered")
+        return time.perf_counter() - start
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def wait_ready(proc: subprocess.Popen, fake: FakeBotAPI, url: str | None) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"bot exited early with code {proc.returncode}")
+        if url:
+            try:
+                if httpx.get(url, timeout=1).json().get("telegram") == "ready":
+                    return
+            except httpx.HTTPError:
+                pass
+        elif fake.calls_of("getUpdates"):
+            return
+        time.sleep(0.1)
+    raise SystemExit("bot did not become ready")
+
+
+def measure(name: str, cmd: list[str], env: dict, fake: FakeBotAPI, chats: list[int], length: int,
+            health_url: str | None, profile: str | None = None) -> dict:
+    for chat in chats:
+        fake.messages.pop(chat, None)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_ready(proc, fake, health_url)
+        if profile and health_url:
+            profiler = subprocess.Popen(["py-spy", "record", "-p", str(proc.pid), "-d", "8", "-f", "raw",
+                                         "-o", profile], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        loop = ClosedLoop(fake, chats, length)
+        elapsed = loop.run(timeout=600)
+        rss = peak_rss_mb(proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    lat = sorted(loop.latencies)
+    return {"name": name, "updates": len(lat), "seconds": elapsed, "rate": len(lat) / elapsed,
+            "p50_ms": 1000 * statistics.median(lat), "p99_ms": 1000 * lat[int(0.99 * (len(lat) - 1))],
+            "rss_mb": rss}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--residents", type=int, default=10_000, help="residents in the database")
+    parser.add_argument("--active", type=int, default=200, help="residents sending at the same time")
+    parser.add_argument("--length", type=int, default=20, help="updates per active resident")
+    parser.add_argument("--profile", help="write a py-spy profile of the real bot to this file")
+    args = parser.parse_args()
+
+    fake = FakeBotAPI().start()
+    chats = [100000 + i for i in range(1, args.active + 1)]  # seeded, consented residents
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "HOCVUSO_"))}
+    base_env.update(TELEGRAM_BOT_TOKEN=fake.token, TELEGRAM_API_URL=fake.url, HOCVUSO_LOG_LEVEL="WARNING")
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        seed(url, args.residents)
+        echo = measure("echo bot (baseline)", [sys.executable, str(ROOT / "bench" / "echo_bot.py")],
+                       base_env, fake, chats, args.length, None)
+        port = free_port()
+        env = dict(base_env, HOCVUSO_DATABASE_URL=url, HOCVUSO_PORT=str(port))
+        full = measure("hocvuso full pipeline", [sys.executable, "-m", "bot.cli", "serve"],
+                       env, fake, chats, args.length, f"http://127.0.0.1:{port}/healthz", args.profile)
+    fake.stop()
+
+    print(f"\nload: {args.active} residents x {args.length} updates, closed loop; "
+          f"{args.residents} residents in the database (SQLite)")
+    print(f"{'':24}{'updates/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'peak RSS MB':>13}")
+    for r in (echo, full):
+        print(f"{r['name']:24}{r['rate']:10.0f}{r['p50_ms']:9.1f}{r['p99_ms']:9.1f}{r['rss_mb']:13.0f}")
+    ratio = full["rate"] / echo["rate"]
+    print(f"\nthroughput ratio (full / echo): {ratio:.2f}   goal >= 0.50  "
+          f"{'OK' if ratio >= 0.5 else 'BELOW GOAL'}")
+    print(f"peak RSS of the full pipeline: {full['rss_mb']:.0f} MB   goal <= 200 MB  "
+          f"{'OK' if full['rss_mb'] <= 200 else 'ABOVE GOAL'}")
+
+
+if __name__ == "__main__":
+    main()
