@@ -6,7 +6,9 @@ async adapters run it in a worker thread.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -31,6 +33,16 @@ class Assistant:
         self.knowledge = knowledge
         self.sessions = sessions
         self.tz = ZoneInfo(timezone_name)
+        # SQLite has one writer at a time anyway: one worker thread avoids lock waits and
+        # GIL ping-pong between threads. A server database gets a small pool.
+        sqlite = sessions.kw["bind"].dialect.name == "sqlite"
+        self.executor = ThreadPoolExecutor(max_workers=1 if sqlite else 8, thread_name_prefix="core")
+
+    async def handle_async(self, contact: Contact, incoming: Incoming,
+                           update: tuple[str, int] | None = None) -> list[Reply]:
+        """handle(), run in the core's worker thread so the event loop keeps serving others."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self.handle, contact, incoming, update)
 
     def handle(self, contact: Contact, incoming: Incoming,
                update: tuple[str, int] | None = None) -> list[Reply]:

@@ -125,8 +125,7 @@ class TelegramAdapter:
         incoming = to_incoming(update)
         if contact is None or incoming is None:
             return
-        replies = await asyncio.to_thread(
-            self.assistant.handle, contact, incoming, (PLATFORM, update.update_id))
+        replies = await self.assistant.handle_async(contact, incoming, (PLATFORM, update.update_id))
         try:
             await send_replies(update, replies)
         except Forbidden:

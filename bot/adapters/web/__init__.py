@@ -1,7 +1,6 @@
 """Web chat: a small page and a JSON endpoint, rendering the same core replies as Telegram."""
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from string import Template
@@ -64,5 +63,5 @@ async def send(body: ChatInput, request: Request) -> ChatOutput:
     incoming = Incoming.button(body.button) if body.button is not None else Incoming.parse_typed(body.text)
     assistant = request.app.state.assistant
     async with _sessions(body.session):
-        replies = await asyncio.to_thread(assistant.handle, Contact(PLATFORM, body.session), incoming)
+        replies = await assistant.handle_async(Contact(PLATFORM, body.session), incoming)
     return ChatOutput(replies=[ReplyOut(**r.to_dict()) for r in replies])
