@@ -38,13 +38,9 @@ def step_reply(turn: Turn, course: Course, index: int, edit: bool) -> Reply:
 def record_step(turn: Turn, course: Course, index: int) -> None:
     if turn.resident is None:
         return
-    row = turn.session.get(Progress, (turn.resident.id, course.id))
-    if row is None:
-        turn.session.add(Progress(resident_id=turn.resident.id, course_id=course.id,
-                                  step_index=index, started_at=turn.now, updated_at=turn.now))
-    else:
-        row.step_index = index
-        row.updated_at = turn.now
+    turn.upsert(Progress, {"resident_id": turn.resident.id, "course_id": course.id, "step_index": index,
+                           "started_at": turn.now, "updated_at": turn.now},
+                ["resident_id", "course_id"], {"step_index": index, "updated_at": turn.now})
 
 
 def open_course(turn: Turn, args: list[str]) -> list[Reply]:

@@ -43,15 +43,17 @@ class Turn:
     def format_date(self, moment: datetime) -> str:
         return self.local_date(moment).strftime("%d/%m/%Y")
 
-    def count(self, name: str) -> None:
-        """Bump an anonymous daily counter (no link to any person)."""
+    def upsert(self, model: type, values: dict, keys: list[str], update: dict) -> None:
+        """INSERT, or UPDATE the row with the same keys: one statement on SQLite and PostgreSQL."""
         dialect = self.session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert(AnonymousCounter).values(day=self.local_date(), name=name[:64], count=1)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["day", "name"], set_={"count": AnonymousCounter.count + 1}
-        )
-        self.session.execute(stmt)
+        self.session.execute(insert(model).values(**values).on_conflict_do_update(
+            index_elements=keys, set_=update))
+
+    def count(self, name: str) -> None:
+        """Bump an anonymous daily counter (no link to any person)."""
+        self.upsert(AnonymousCounter, {"day": self.local_date(), "name": name[:64], "count": 1},
+                    ["day", "name"], {"count": AnonymousCounter.count + 1})
 
 
 def small_number(text: str, limit: int = 2**31 - 1) -> int | None:
