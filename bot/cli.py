@@ -70,12 +70,29 @@ def cmd_migrate(settings: Settings, args) -> None:
 
 
 def cmd_content_check(settings: Settings, args) -> None:
+    from bot.content.sources_md import render_sources
+
     knowledge = load_content(settings)
     for code, pack in sorted(knowledge.languages.items()):
         for course in pack.ordered_courses:
             print(f"ok  {code}/{course.id}: {len(course.steps)} steps, "
                   f"{len(course.quiz.questions)} quiz questions, updated {course.updated}")
+        questions = sum(len(c.quiz.questions) for c in pack.courses.values())
+        print(f"ok  {code}: {len(pack.courses)} courses, {questions} quiz questions, "
+              f"{len(pack.faq)} FAQ entries")
     print(f"ok  {len(knowledge.villages)} villages")
+    sources_md = settings.knowledge_dir / "SOURCES.md"
+    if not sources_md.is_file() or sources_md.read_text(encoding="utf-8") != render_sources(knowledge):
+        print(f"note: {sources_md} is out of date; run `hocvuso content sources` to rewrite it")
+
+
+def cmd_content_sources(settings: Settings, args) -> None:
+    from bot.content.sources_md import render_sources
+
+    knowledge = load_content(settings)
+    target = settings.knowledge_dir / "SOURCES.md"
+    target.write_text(render_sources(knowledge), encoding="utf-8")
+    print(f"wrote {target}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -90,6 +107,8 @@ def main(argv: list[str] | None = None) -> None:
     content = sub.add_parser("content", help="content tools")
     content_sub = content.add_subparsers(dest="content_command", required=True)
     content_sub.add_parser("check", help="validate knowledge/").set_defaults(func=cmd_content_check)
+    content_sub.add_parser("sources", help="rewrite knowledge/SOURCES.md from the content's sources") \
+        .set_defaults(func=cmd_content_sources)
     args = parser.parse_args(argv)
 
     settings = load_settings()

@@ -35,7 +35,8 @@ async def bot_commands(app: Application) -> None:
     _ = translator("vi")
     await app.bot.set_my_commands([
         ("start", _("Start")), ("menu", _("Choose a lesson")), ("hoctiep", _("Continue learning")),
-        ("tiendo", _("My progress")), ("trogiup", _("Help")), ("xoadulieu", _("Delete my data")),
+        ("tiendo", _("My progress")), ("trogiup", _("Help")), ("ngonngu", _("Language")),
+        ("xoadulieu", _("Delete my data")),
     ])
 
 

@@ -116,6 +116,62 @@ class Villages(Strict):
     villages: list[Village] = Field(min_length=1)
 
 
+FaqId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+
+
+class FaqEntry(Strict):
+    id: FaqId
+    question: Annotated[Text, StringConstraints(max_length=200)]
+    phrasings: list[Annotated[Text, StringConstraints(max_length=200)]] = Field(min_length=3)
+    answer: Annotated[Text, StringConstraints(max_length=ANSWER_MAX_CHARS)]
+    see: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]+/[a-z0-9_-]+$")]
+    sources: list[str] = []
+
+    @property
+    def course_id(self) -> str:
+        return self.see.split("/", 1)[0]
+
+    @property
+    def step_id(self) -> str:
+        return self.see.split("/", 1)[1]
+
+
+class FaqFile(Strict):
+    entries: list[FaqEntry] = Field(min_length=1)
+
+
+class GlossaryTerm(Strict):
+    term: Text
+    pattern: Text = Field(description="regular expression that finds the term (case-sensitive)")
+    explain: Annotated[Text, StringConstraints(max_length=200)]
+
+
+class Glossary(Strict):
+    terms: list[GlossaryTerm] = []
+
+
+class SpellingRule(Strict):
+    canonical: Text
+    pattern: Text = Field(description="case-insensitive regex; every match must equal canonical")
+
+
+class Spelling(Strict):
+    terms: list[SpellingRule] = []
+
+
+class LanguageName(Strict):
+    code: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
+    name: Annotated[Text, StringConstraints(max_length=40)]
+
+
+class Languages(Strict):
+    languages: list[LanguageName] = Field(min_length=1)
+
+
+class Sources(Strict):
+    sources: dict[str, Text]
+
+
 @dataclass
 class LanguagePack:
     """Everything a resident sees in one language."""
@@ -124,6 +180,10 @@ class LanguagePack:
     courses: dict[str, Course]
     profile: Profile
     assistant: AssistantInfo
+    faq: list[FaqEntry] = field(default_factory=list)
+    glossary: Glossary = field(default_factory=Glossary)
+    # (course id, step index) → glossary lines shown under that step: where a term first appears.
+    notes: dict[tuple[str, int], list[str]] = field(default_factory=dict)
 
     @property
     def ordered_courses(self) -> list[Course]:
@@ -135,6 +195,8 @@ class Knowledge:
     villages: list[Village]
     languages: dict[str, LanguagePack] = field(default_factory=dict)
     default_language: str = "vi"
+    sources: dict[str, str] = field(default_factory=dict)
+    language_names: list[LanguageName] = field(default_factory=list)
 
     def pack(self, language: str | None) -> LanguagePack:
         return self.languages.get(language or "", self.languages[self.default_language])

@@ -28,8 +28,13 @@ def load_with_lines(path: Path) -> tuple[object, dict[Path_, int]]:
     return data, lines
 
 
+VALUE = "@value"  # key suffix: the line where a scalar's text starts (for literal blocks, after "|")
+
+
 def _index(node: yaml.Node, here: Path_, lines: dict[Path_, int]) -> None:
     lines[here] = node.start_mark.line + 1
+    if isinstance(node, yaml.ScalarNode):
+        lines[here + (VALUE,)] = node.start_mark.line + (2 if node.style == "|" else 1)
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value
@@ -39,6 +44,14 @@ def _index(node: yaml.Node, here: Path_, lines: dict[Path_, int]) -> None:
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             _index(item, here + (i,), lines)
+
+
+def text_line(lines: dict[Path_, int], loc: Path_, text: str, offset: int) -> int | None:
+    """The line of character `offset` inside the scalar at loc (exact for literal blocks)."""
+    start = lines.get(loc + (VALUE,))
+    if start is None:
+        return line_of(lines, loc)
+    return start + text[:offset].count("\n")
 
 
 def line_of(lines: dict[Path_, int], loc: Path_) -> int | None:

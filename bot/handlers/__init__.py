@@ -5,7 +5,7 @@ colon-separated and names its target, so replaying a button is harmless.
 """
 from __future__ import annotations
 
-from bot.handlers import account, course, menu, profile, quiz, start
+from bot.handlers import account, course, language, menu, profile, quiz, start
 
 COMMANDS = {
     "start": start.greet,
@@ -16,6 +16,7 @@ COMMANDS = {
     "help": account.show_help,
     "hoso": profile.start_profile,
     "xoadulieu": account.ask_delete,
+    "ngonngu": language.ask_language,
 }
 
 BUTTONS = {
@@ -33,4 +34,5 @@ BUTTONS = {
     "t": account.show_progress,
     "h": account.show_help,
     "x": account.confirm_delete,
+    "l": language.choose_language,
 }

@@ -59,6 +59,7 @@ def show_help(turn: Turn, args=None) -> list[Reply]:
              "/hoctiep: continue where you left off\n"
              "/tiendo: see your progress\n"
              "/hoso: change your village, group and age band\n"
+             "/ngonngu: change the language\n"
              "/xoadulieu: delete all your data\n"
              "/trogiup: this help\n\n"
              "Tap the buttons under each message; you do not need to type.\n"

@@ -22,6 +22,9 @@ def step_reply(turn: Turn, course: Course, index: int, edit: bool) -> Reply:
     if index == 0:
         parts.append(course.intro)
     parts.append(f"{step.title}\n\n{step.text}")
+    notes = turn.pack.notes.get((course.id, index))
+    if notes:
+        parts.append("\n".join(notes))
     if index in (0, total - 1):
         parts.append(_("(updated {date})").format(date=course.updated.strftime("%d/%m/%Y")))
     nav = []

@@ -1,0 +1,29 @@
+"""/ngonngu: choose the language. Content falls back to Vietnamese where not translated."""
+from __future__ import annotations
+
+from bot.handlers.menu import menu_reply
+from bot.handlers.turn import Turn
+from bot.i18n import available_languages
+from bot.replies import Button, Reply
+
+
+def offered(turn: Turn) -> list:
+    usable = set(available_languages()) | set(turn.knowledge.languages)
+    return [lang for lang in turn.knowledge.language_names if lang.code in usable]
+
+
+def ask_language(turn: Turn, args: str = "") -> list[Reply]:
+    rows = [[Button(("✅ " if lang.code == turn.language else "") + lang.name, f"l:{lang.code}")]
+            for lang in offered(turn)]
+    return [Reply(turn._("Choose your language:"), rows)]
+
+
+def choose_language(turn: Turn, args: list[str]) -> list[Reply]:
+    code = args[0] if args else ""
+    if code not in {lang.code for lang in offered(turn)}:
+        return [menu_reply(turn, turn._("That button is out of date. Here is the menu."), edit=True)]
+    if turn.resident is None:
+        return [menu_reply(turn, turn._("To remember your language I need to keep your data. "
+                                        "Send /start and tap \"Yes\" if you agree."), edit=True)]
+    turn.resident.language = code
+    return [menu_reply(turn, turn._("Language changed. What would you like to learn?"), edit=True)]
