@@ -15,6 +15,9 @@ Mọi dữ kiện trong bài học và câu trả lời FAQ đều lấy từ b�
 hoặc [CXN] trong bảng dữ kiện không bao giờ được nói như điều chắc chắn; khi hết dữ kiện,
 câu trả lời chỉ bà con đến người giúp trực tiếp.
 
+Dấu "—" nghĩa là mục đó chỉ đưa lời khuyên chung hoặc chỉ bà con đến người giúp,
+không nêu dữ kiện nào cần nguồn.
+
 Trang này được tạo tự động từ các mục `sources:` trong knowledge/ bằng lệnh
 `hocvuso content sources`. Đừng sửa tay: hãy sửa `sources:` trong tệp YAML.
 """
