@@ -1,1 +1,1 @@
-"""Trợ lý Bình dân học vụ số: a digital-skills assistant for residents of xã Thuận Châu."""
+"""A digital-skills assistant for the residents of a commune (first user: Thuan Chau, Son La)."""

@@ -96,7 +96,7 @@ def cmd_content_sources(settings: Settings, args) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="hocvuso", description="Trợ lý Bình dân học vụ số")
+    parser = argparse.ArgumentParser(prog="hocvuso", description="The digital-skills assistant of the commune")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the bot, web chat, admin API and scheduler").set_defaults(func=cmd_serve)
     chat = sub.add_parser("chat", help="talk to the bot in this terminal")

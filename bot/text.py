@@ -13,6 +13,6 @@ def strip_diacritics(text: str) -> str:
 
 
 def fold(text: str) -> str:
-    """'Đăng ký VNeID thế nào?' → 'dang ky vneid the nao'."""
+    """Lowercase, no diacritics, punctuation to single spaces: how residents often type."""
     text = strip_diacritics(unicodedata.normalize("NFC", text).lower())
     return " ".join(_NON_WORD.sub(" ", text).split())

@@ -116,7 +116,7 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
                 await stop_telegram(telegram_app)
             scheduler.shutdown(wait=False)
 
-    app = FastAPI(title="Trợ lý Bình dân học vụ số", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title=translator("vi")("Digital skills assistant"), version="0.1.0", lifespan=lifespan)
     app.state.assistant = assistant
     app.state.sessions = assistant.sessions
     app.state.admin_token_hash = hash_token(settings.admin_token) if settings.admin_token else None

@@ -1,4 +1,4 @@
-"""Walking a course one step at a time: Bước k/n with Tiếp / Quay lại / Menu."""
+"""Walking a course one step at a time ("step k/n"), with Next / Back / Menu buttons."""
 from __future__ import annotations
 
 from bot.content import Course

@@ -1,4 +1,4 @@
-"""/start, the greeting and the consent question (Luật 91/2025/QH15: explicit, provable)."""
+"""/start, the greeting and the consent question (the 2025 personal-data law: explicit, provable)."""
 from __future__ import annotations
 
 from bot.handlers.menu import menu_reply
