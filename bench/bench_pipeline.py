@@ -159,6 +159,7 @@ def measure(name: str, cmd: list[str], env: dict, fake: FakeBotAPI, chats: list[
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         wait_ready(proc, fake, health_url)
+        profiler = None
         if profile and health_url:
             profiler = subprocess.Popen(["py-spy", "record", "-p", str(proc.pid), "-d", "8", "-f", "raw",
                                          "-o", profile], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -167,6 +168,8 @@ def measure(name: str, cmd: list[str], env: dict, fake: FakeBotAPI, chats: list[
         elapsed = loop.run(timeout=600)
         bot_cpu = cpu_seconds(proc.pid) - cpu_before
         rss = peak_rss_mb(proc.pid)
+        if profiler is not None:
+            profiler.wait(timeout=60)  # py-spy writes its file when its duration is over
     finally:
         proc.terminate()
         try:

@@ -5,7 +5,6 @@ ASGI app (see bot/web.py). Updates from one chat are handled strictly in order.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable
 from typing import Any

@@ -1,6 +1,7 @@
 """/ngonngu: choose the language. Content falls back to Vietnamese where not translated."""
 from __future__ import annotations
 
+from bot.handlers.fallback import stale_or_unknown_button
 from bot.handlers.menu import menu_reply
 from bot.handlers.turn import Turn
 from bot.i18n import available_languages
@@ -21,7 +22,7 @@ def ask_language(turn: Turn, args: str = "") -> list[Reply]:
 def choose_language(turn: Turn, args: list[str]) -> list[Reply]:
     code = args[0] if args else ""
     if code not in {lang.code for lang in offered(turn)}:
-        return [menu_reply(turn, turn._("That button is out of date. Here is the menu."), edit=True)]
+        return stale_or_unknown_button(turn)
     if turn.resident is None:
         return [menu_reply(turn, turn._("To remember your language I need to keep your data. "
                                         "Send /start and tap \"Yes\" if you agree."), edit=True)]

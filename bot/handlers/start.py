@@ -1,6 +1,8 @@
 """/start, the greeting and the consent question (the 2025 personal-data law: explicit, provable)."""
 from __future__ import annotations
 
+from bot.handlers.account import delete_everything
+from bot.handlers.fallback import stale_or_unknown_button
 from bot.handlers.menu import menu_reply
 from bot.handlers.profile import ask_village
 from bot.handlers.turn import Turn
@@ -58,12 +60,10 @@ def answer_consent(turn: Turn, args: list[str]) -> list[Reply]:
                          "You can delete it any time with /xoadulieu."), edit=True)
         return [thanks, ask_village(turn)]
     if args[:1] != ["n"]:
-        return [menu_reply(turn, _("That button is out of date. Here is the menu."))]
+        return stale_or_unknown_button(turn)
     turn.count("consent_no")
     if turn.resident is not None:
         # Saying no after yes withdraws consent: treat it as a request to delete.
-        from bot.handlers.account import delete_everything
-
         delete_everything(turn)
     return [menu_reply(turn, _("No problem. You can still read every lesson, and I will not "
                                "keep anything about you.\nWhat would you like to learn?"), edit=True)]
