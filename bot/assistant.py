@@ -17,9 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.content import Knowledge
-from bot.handlers import BUTTONS, COMMANDS, fallback
+from bot.handlers import BUTTONS, COMMANDS, ask, fallback
 from bot.handlers.turn import Turn, find_resident
 from bot.models import ProcessedUpdate
+from bot.qa import QaIndex
 from bot.replies import Contact, Incoming, Reply
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ class Assistant:
         self.knowledge = knowledge
         self.sessions = sessions
         self.tz = ZoneInfo(timezone_name)
+        # Built once at start-up: one retrieval index per content language.
+        self.qa = {code: QaIndex(pack) for code, pack in knowledge.languages.items()}
         # SQLite has one writer at a time anyway: one worker thread avoids lock waits and
         # GIL ping-pong between threads. A server database gets a small pool.
         sqlite = sessions.kw["bind"].dialect.name == "sqlite"
@@ -66,7 +69,7 @@ class Assistant:
         resident = find_resident(session, contact)
         if resident is not None and now - resident.last_seen_at > LAST_SEEN_RESOLUTION:
             resident.last_seen_at = now
-        turn = Turn(session, self.knowledge, contact, resident, now, self.tz)
+        turn = Turn(session, self.knowledge, contact, resident, now, self.tz, self.qa)
         if incoming.kind == "command":
             handler = COMMANDS.get(incoming.text)
             if handler is None:
@@ -79,5 +82,5 @@ class Assistant:
                 return fallback.stale_or_unknown_button(turn)
             return handler(turn, args)
         if incoming.kind == "text":
-            return fallback.free_text(turn, incoming.text)
+            return ask.answer_text(turn, incoming.text)
         return fallback.unsupported(turn, incoming.what)

@@ -95,6 +95,35 @@ def cmd_content_sources(settings: Settings, args) -> None:
     print(f"wrote {target}")
 
 
+def cmd_eval_qa(settings: Settings, args) -> None:
+    from pathlib import Path
+
+    from bot.qa import QaIndex
+    from bot.qa.evaluate import evaluate, load_devset, report
+
+    knowledge = load_content(settings)
+    devset = load_devset(Path(args.devset)) if args.devset else load_devset()
+    result = evaluate(QaIndex(knowledge.pack("vi")), devset)
+    print(report(result, show=args.show))
+
+
+def cmd_unanswered(settings: Settings, args) -> None:
+    from sqlalchemy import select
+
+    from bot.db import make_engine, make_sessionmaker, migrate
+    from bot.models import UnansweredQuestion
+
+    migrate(settings.database_url)
+    sessions = make_sessionmaker(make_engine(settings.database_url))
+    with sessions() as session:
+        rows = session.scalars(select(UnansweredQuestion).order_by(
+            UnansweredQuestion.count.desc(), UnansweredQuestion.last_seen.desc()).limit(args.limit)).all()
+    if not rows:
+        print("no unanswered questions yet")
+    for row in rows:
+        print(f"{row.count:5d}  {row.last_seen:%Y-%m-%d}  {row.text}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="hocvuso", description="The digital-skills assistant of the commune")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -109,6 +138,13 @@ def main(argv: list[str] | None = None) -> None:
     content_sub.add_parser("check", help="validate knowledge/").set_defaults(func=cmd_content_check)
     content_sub.add_parser("sources", help="rewrite knowledge/SOURCES.md from the content's sources") \
         .set_defaults(func=cmd_content_sources)
+    evaluation = sub.add_parser("eval-qa", help="accuracy of free-text answers on the dev set")
+    evaluation.add_argument("--devset", help="YAML dev set (default: tests/qa/devset.yaml)")
+    evaluation.add_argument("--show", type=int, default=20, help="how many misses to list")
+    evaluation.set_defaults(func=cmd_eval_qa)
+    unanswered = sub.add_parser("unanswered", help="the questions the bot could not answer, most asked first")
+    unanswered.add_argument("--limit", type=int, default=30)
+    unanswered.set_defaults(func=cmd_unanswered)
     args = parser.parse_args(argv)
 
     settings = load_settings()

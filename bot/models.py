@@ -140,6 +140,20 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
+class UnansweredQuestion(Base):
+    """Free-text questions the assistant could not answer, for content editors.
+
+    Kept normalized, with numbers masked, and with no link to who asked.
+    """
+
+    __tablename__ = "unanswered_questions"
+
+    text: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
 class AnonymousCounter(Base):
     """Daily counts with no link to any person: all we keep for residents who said no."""
 

@@ -133,7 +133,9 @@ def test_sessions_are_separate_residents(server):
 
 def test_free_text_and_unknown_buttons_get_the_menu(server):
     me = WebResident(server)
-    [reply] = me.say("VNeID là gì vậy?")
+    [reply] = me.say("VNeID là gì vậy?")  # a question the FAQ answers
+    assert reply["text"].startswith("❓") and "s:vneid:0" in me.offered() and "m" in me.offered()
+    [reply] = me.say("asdfgh qwerty")  # gibberish: an honest "not understood" and the menu
     assert "o:vneid" in me.offered() and "Xin lỗi" in reply["text"]
     [reply] = me.post(button="zz:1")
     assert "o:vneid" in me.offered()

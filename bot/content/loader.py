@@ -19,8 +19,11 @@ from bot.content.schema import (
     LanguagePack,
     Languages,
     Profile,
+    Shorthand,
+    Smalltalk,
     Sources,
     Spelling,
+    Stopwords,
     Villages,
 )
 from bot.content.yamlines import Path_, line_of, load_with_lines, text_line
@@ -112,6 +115,9 @@ def _load_language(c: _Collector, lang_dir: Path, sources: dict[str, str], spell
     profile = c.parse(lang_dir / "profile.yaml", Profile)
     assistant = c.parse(lang_dir / "assistant.yaml", AssistantInfo)
     glossary = c.parse(lang_dir / "glossary.yaml", Glossary, required=False) or Glossary()
+    shorthand = c.parse(lang_dir / "shorthand.yaml", Shorthand, required=False)
+    stopwords = c.parse(lang_dir / "stopwords.yaml", Stopwords, required=False)
+    smalltalk = c.parse(lang_dir / "smalltalk.yaml", Smalltalk, required=False) or Smalltalk()
     courses: dict[str, Course] = {}
     course_files = sorted((lang_dir / "courses").glob("*.yaml"))
     if not course_files:
@@ -154,7 +160,9 @@ def _load_language(c: _Collector, lang_dir: Path, sources: dict[str, str], spell
     if profile is None or assistant is None:
         return None
     pack = LanguagePack(code=lang_dir.name, courses=courses, profile=profile, assistant=assistant,
-                        faq=faq, glossary=glossary)
+                        faq=faq, glossary=glossary, smalltalk=smalltalk,
+                        shorthand=shorthand.root if shorthand else {},
+                        stopwords=frozenset(stopwords.words) if stopwords else frozenset())
     pack.notes = _glossary_notes(c, lang_dir / "glossary.yaml", pack)
     return pack
 

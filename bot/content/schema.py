@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, RootModel, StringConstraints, ValidationInfo,
+                      field_validator)
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 Audience = Literal["hoc_sinh", "cong_dan", "can_bo", "nguoi_lao_dong"]
@@ -100,6 +101,7 @@ class Profile(Strict):
 class AssistantInfo(Strict):
     movement_name: Text
     commune_name: Text
+    ambassador_name: Text
     in_person_helpers: list[Text] = Field(min_length=1)
 
 
@@ -159,6 +161,24 @@ class Spelling(Strict):
     terms: list[SpellingRule] = []
 
 
+class Shorthand(RootModel[dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+$")], Text]]):
+    """Shorthand and teencode, folded (no diacritics): 'ko' → 'khong'."""
+
+
+class Stopwords(Strict):
+    words: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+$")]]
+
+
+class SmalltalkKind(Strict):
+    id: Slug
+    words: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+$")]] = Field(min_length=1)
+    reply: Annotated[Text, StringConstraints(max_length=300)]
+
+
+class Smalltalk(Strict):
+    kinds: list[SmalltalkKind] = []
+
+
 class LanguageName(Strict):
     code: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
     name: Annotated[Text, StringConstraints(max_length=40)]
@@ -182,6 +202,9 @@ class LanguagePack:
     assistant: AssistantInfo
     faq: list[FaqEntry] = field(default_factory=list)
     glossary: Glossary = field(default_factory=Glossary)
+    shorthand: dict[str, str] = field(default_factory=dict)
+    stopwords: frozenset[str] = frozenset()
+    smalltalk: Smalltalk = field(default_factory=Smalltalk)
     # (course id, step index) → glossary lines shown under that step: where a term first appears.
     notes: dict[tuple[str, int], list[str]] = field(default_factory=dict)
 

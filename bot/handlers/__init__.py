@@ -5,7 +5,7 @@ colon-separated and names its target, so replaying a button is harmless.
 """
 from __future__ import annotations
 
-from bot.handlers import account, course, language, menu, profile, quiz, start
+from bot.handlers import account, ask, course, language, menu, profile, quiz, start
 
 COMMANDS = {
     "start": start.greet,
@@ -35,4 +35,5 @@ BUTTONS = {
     "h": account.show_help,
     "x": account.confirm_delete,
     "l": language.choose_language,
+    "f": ask.show_faq,
 }

@@ -27,15 +27,6 @@ def unsupported(turn: Turn, what: str) -> list[Reply]:
     return [menu_reply(turn, first + "\n" + _("Please tap a button below, or type a short question."))]
 
 
-def free_text(turn: Turn, text: str) -> list[Reply]:
-    _ = turn._
-    if len(text) > MAX_TEXT_CHARS:
-        return [menu_reply(turn, _("That message is too long for me. Please ask in one short sentence."))]
-    helpers = ", ".join(turn.pack.assistant.in_person_helpers)
-    return [menu_reply(turn, _("Sorry, I did not understand. Please choose a lesson below.\n"
-                               "To get help in person, ask: {helpers}.").format(helpers=helpers))]
-
-
 def unknown_command(turn: Turn, name: str) -> list[Reply]:
     return [menu_reply(turn, turn._("I do not know the command /{name}. Send /trogiup to see what I can do.")
                        .format(name=name[:32]))]

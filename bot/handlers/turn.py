@@ -13,6 +13,7 @@ from bot.content import Knowledge
 from bot.content.schema import LanguagePack
 from bot.i18n import Translator, translator
 from bot.models import AnonymousCounter, Resident
+from bot.qa import QaIndex
 from bot.replies import Contact
 
 
@@ -24,6 +25,7 @@ class Turn:
     resident: Resident | None
     now: datetime
     tz: ZoneInfo
+    qa_indexes: dict[str, QaIndex]
 
     @property
     def language(self) -> str:
@@ -32,6 +34,10 @@ class Turn:
     @property
     def pack(self) -> LanguagePack:
         return self.knowledge.pack(self.language)
+
+    @property
+    def qa(self) -> QaIndex:
+        return self.qa_indexes.get(self.language) or self.qa_indexes[self.knowledge.default_language]
 
     @property
     def _(self) -> Translator:
