@@ -1,14 +1,17 @@
-"""Retrieval over the FAQ (questions and phrasings) and the course step titles.
+"""Retrieval over the FAQ and the course steps.
 
-Scoring a question against one indexed text:
-- terms are content words and pairs of neighbouring words ("mat khau", "muc 2");
-  common words (stopwords) never count on their own, and each term is weighted by how
-  rare it is across FAQ entries (IDF), so "dang ky" weighs little and "passcode" much;
-- a misspelt word ("passcod", "chuyen khoang") is mapped to the nearest known word;
-- lexical score = how much of the question's weight the text covers, blended with how
-  much of the text the question covers; rapidfuzz's token_sort_ratio adds robustness to
-  word order and small differences.
-An inverted index keeps this to the few texts that share a term with the question.
+Each FAQ entry (and each course step) is one target with three fields: its questions
+(the canonical one and the residents' phrasings), its answer text, and the title of the
+step it links to. A question is split into terms: content words (common words such as
+"làm sao", "cho tôi hỏi" never count on their own) and pairs of neighbouring words
+("mat khau", "muc 2"). Each term weighs its IDF over targets, so "dang ky" weighs little
+and "passcode" much, and counts fully in the questions field, less in the answer.
+
+The score is the matched weight over the question's own weight (unknown words count a
+little, so a long off-topic message does not match on one shared word). An answer is
+given only when the score and the matched weight both clear their thresholds. A
+misspelt word ("passcod", "chuyen khoang") is mapped to the nearest known word first.
+An inverted index keeps each question to the targets that share a term with it.
 """
 from __future__ import annotations
 
@@ -21,25 +24,29 @@ from rapidfuzz import fuzz, process
 from bot.content.schema import FaqEntry, LanguagePack
 from bot.qa.normalize import Normalizer
 
-TYPO_CUTOFF = 84          # rapidfuzz ratio for mapping an unknown word to a known one
-TYPO_MIN_LENGTH = 4
-RELATED_MIN = 0.35        # related questions offered as buttons score at least this
+
+@dataclass(frozen=True)
+class Settings:
+    answer_weight: float = 0.35     # a term found only in the answer text counts this much
+    step_weight: float = 0.3        # ... only in the linked step's title
+    unknown_weight: float = 0.3     # how much an unknown word of the question counts against
+    threshold: float = 0.45         # minimum score (matched weight / question weight)
+    min_evidence: float = 2.5       # minimum matched weight (sum of IDF)
+    typo_cutoff: float = 84         # rapidfuzz ratio to map an unknown word to a known one
+    typo_min_length: int = 4
+    related_min: float = 0.3        # related questions offered as buttons score at least this
+    closeness_weight: float = 0.3   # rerank: how much wording closeness to a known question adds
+
+
+RERANK = 12  # how many lexical candidates get the (slower) wording comparison
 
 
 @dataclass(frozen=True)
 class Target:
-    """What an indexed text leads to: an FAQ entry, or a course step."""
+    """What the index can answer with: an FAQ entry, or a course step."""
 
     kind: str             # "faq" or "step"
     key: str              # FAQ id, or "course/step-id"
-
-
-@dataclass
-class _Doc:
-    target: Target
-    terms: frozenset[str]
-    weight: float
-    content: str
 
 
 @dataclass
@@ -49,88 +56,117 @@ class Answer:
     related: list[Target] = field(default_factory=list)
 
 
-def _terms(content: list[str], tokens: list[str]) -> set[str]:
-    """Content words plus neighbouring pairs (pairs may include a common word: 'muc 2')."""
+def terms_of(content: list[str], tokens: list[str]) -> set[str]:
+    """Content words plus neighbouring pairs (a pair may include a common word: 'muc 2')."""
     terms = set(content)
     terms |= {f"{a} {b}" for a, b in zip(tokens, tokens[1:]) if a in content or b in content}
     return terms
 
 
 class QaIndex:
-    def __init__(self, pack: LanguagePack, threshold: float = 0.5):
+    def __init__(self, pack: LanguagePack, settings: Settings = Settings()):
         self.pack = pack
-        self.threshold = threshold
+        self.settings = settings
         self.normalizer = Normalizer(pack.shorthand, pack.stopwords)
         self.faq: dict[str, FaqEntry] = {e.id: e for e in pack.faq}
-        texts: list[tuple[Target, str]] = []
+        self.targets: list[Target] = []
+        # Per target: the question texts' content words, compared word by word when reranking.
+        self.question_texts: list[list[str]] = []
+        fields: list[dict[str, float]] = []
+        step_titles = {f"{c.id}/{s.id}": s.title for c in pack.courses.values() for s in c.steps}
         for entry in pack.faq:
-            target = Target("faq", entry.id)
-            texts += [(target, entry.question)] + [(target, p) for p in entry.phrasings]
+            self.targets.append(Target("faq", entry.id))
+            fields.append(self._fields([entry.question, *entry.phrasings], [entry.answer],
+                                       [step_titles.get(entry.see, "")]))
         for course in pack.ordered_courses:
             for step in course.steps:
-                texts.append((Target("step", f"{course.id}/{step.id}"), step.title))
-        analysed = []
-        for target, text in texts:
-            tokens = self.normalizer.tokens(text)
-            content = self.normalizer.content(tokens)
-            analysed.append((target, tokens, content, _terms(content, tokens)))
-        # IDF over targets: a term shared by many entries tells little about which one is meant.
-        df: dict[str, set[Target]] = defaultdict(set)
-        for target, _tokens, _content, terms in analysed:
-            for term in terms:
-                df[term].add(target)
-        n = len({a[0] for a in analysed}) or 1
-        self.idf = {term: math.log(1 + n / len(targets)) for term, targets in df.items()}
+                self.targets.append(Target("step", f"{course.id}/{step.id}"))
+                fields.append(self._fields([step.title], [step.text], []))
+        n = len(self.targets) or 1
+        df: dict[str, int] = defaultdict(int)
+        for weights in fields:
+            for term in weights:
+                df[term] += 1
+        self.idf = {term: math.log(1 + n / count) for term, count in df.items()}
         self.unknown_idf = math.log(1 + n)
-        self.vocabulary = sorted({t for _, _, content, _ in analysed for t in content})
-        self.postings: dict[str, list[int]] = defaultdict(list)
-        self.docs: list[_Doc] = []
-        for target, _tokens, content, terms in analysed:
-            doc = _Doc(target, frozenset(terms), sum(self.idf[t] for t in terms) or 1.0, " ".join(content))
-            for term in terms:
-                self.postings[term].append(len(self.docs))
-            self.docs.append(doc)
+        self.postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for i, weights in enumerate(fields):
+            for term, weight in weights.items():
+                self.postings[term].append((i, weight * self.idf[term]))
+        self.vocabulary = sorted(t for t in self.idf if " " not in t and not t.startswith("~"))
         self._typo_cache: dict[str, str | None] = {}
 
+    def _analyse(self, text: str, pairs_too: bool = True) -> tuple[set[str], list[str]]:
+        """Index terms of a text, and its content words."""
+        pairs = self.normalizer.pairs(text)
+        tokens = [f for f, _ in pairs]
+        content = self.normalizer.content(tokens)
+        terms = terms_of(content, tokens) if pairs_too else set(content)
+        # Accented forms too, marked "~", so "quên mất" and "quên mật khẩu" differ when typed with dấu.
+        terms |= {f"~{a}" for f, a in pairs if a and f not in self.normalizer.stopwords}
+        return terms, content
+
+    def _fields(self, questions: list[str], answers: list[str], steps: list[str]) -> dict[str, float]:
+        """Term → weight for one target; also records its question texts for reranking."""
+        weights: dict[str, float] = {}
+        # Answers and step titles add single words only: their word pairs are mostly noise.
+        for texts, weight in ((steps, self.settings.step_weight), (answers, self.settings.answer_weight)):
+            for text in texts:
+                for term in self._analyse(text, pairs_too=False)[0]:
+                    weights[term] = max(weights.get(term, 0.0), weight)
+        contents = []
+        for text in questions:
+            terms, content = self._analyse(text)
+            weights.update(dict.fromkeys(terms, 1.0))
+            contents.append(" ".join(content))
+        self.question_texts.append(contents)
+        return weights
+
     def _known(self, word: str) -> str | None:
-        if word in self.idf or len(word) < TYPO_MIN_LENGTH:
-            return word if word in self.idf else None
+        if word in self.idf:
+            return word
+        if len(word) < self.settings.typo_min_length:
+            return None
         if word not in self._typo_cache:
-            match = process.extractOne(word, self.vocabulary, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF)
+            match = process.extractOne(word, self.vocabulary, scorer=fuzz.ratio,
+                                       score_cutoff=self.settings.typo_cutoff)
             self._typo_cache[word] = match[0] if match else None
         return self._typo_cache[word]
 
-    def _query(self, text: str) -> tuple[set[str], float, str]:
-        tokens = self.normalizer.tokens(text)
-        fixed = [self._known(t) or t if t not in self.normalizer.stopwords else t for t in tokens]
+    def search(self, text: str, limit: int = 8) -> list[tuple[Target, float, float]]:
+        """(target, score, evidence) best first."""
+        pairs = self.normalizer.pairs(text)
+        stop = self.normalizer.stopwords
+        fixed = [t if t in stop else (self._known(t) or t) for t, _ in pairs]
         content = self.normalizer.content(fixed)
-        terms = _terms(content, fixed)
-        weight = sum(self.idf.get(t, self.unknown_idf if " " not in t else 0.0) for t in terms)
-        return terms, weight, " ".join(content)
-
-    def search(self, text: str, limit: int = 4) -> list[tuple[Target, float]]:
-        terms, weight, content = self._query(text)
-        if not terms or weight <= 0:
+        terms = terms_of(content, fixed)
+        terms |= {f"~{a}" for (f, a) in pairs if a and f"~{a}" in self.idf}
+        known = sum(self.idf[t] for t in terms if t in self.idf)
+        unknown = sum(self.unknown_idf for t in terms if t not in self.idf and " " not in t)
+        weight = known + self.settings.unknown_weight * unknown
+        if weight <= 0:
             return []
-        candidates: set[int] = set()
+        scores: dict[int, float] = defaultdict(float)
         for term in terms:
-            candidates.update(self.postings.get(term, ()))
-        best: dict[Target, float] = {}
-        for i in candidates:
-            doc = self.docs[i]
-            shared = sum(self.idf[t] for t in terms & doc.terms)
-            lexical = 0.7 * shared / weight + 0.3 * shared / doc.weight
-            score = 0.75 * lexical + 0.25 * fuzz.token_sort_ratio(content, doc.content) / 100
-            if score > best.get(doc.target, 0.0):
-                best[doc.target] = score
-        ranked = sorted(best.items(), key=lambda item: item[1], reverse=True)
+            for i, w in self.postings.get(term, ()):
+                scores[i] += w
+        shortlist = sorted(scores.items(), key=lambda item: item[1], reverse=True)[:RERANK]
+        # Rerank the shortlist by how closely the wording matches one of the target's questions.
+        query = " ".join(content)
+        ranked = []
+        for i, s in shortlist:
+            closeness = max((fuzz.token_sort_ratio(query, q) for q in self.question_texts[i]), default=0) / 100
+            ranked.append((self.targets[i], s / weight + self.settings.closeness_weight * closeness, s))
+        ranked.sort(key=lambda item: item[1], reverse=True)
         return ranked[:limit]
 
     def answer(self, text: str) -> Answer | None:
         """The best target if we are confident enough, with up to 3 related FAQ entries."""
-        ranked = self.search(text, limit=8)
-        if not ranked or ranked[0][1] < self.threshold:
+        ranked = self.search(text)
+        if not ranked:
             return None
-        best, score = ranked[0]
-        related = [t for t, s in ranked[1:] if t.kind == "faq" and s >= RELATED_MIN][:3]
+        best, score, evidence = ranked[0]
+        if score < self.settings.threshold or evidence < self.settings.min_evidence:
+            return None
+        related = [t for t, s, _ in ranked[1:] if t.kind == "faq" and s >= self.settings.related_min][:3]
         return Answer(best, score, related)

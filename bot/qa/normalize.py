@@ -8,26 +8,52 @@ stretched letters, then expand shorthand from knowledge/<lang>/shorthand.yaml.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from bot.text import fold
+
+_WORDS = re.compile(r"\w+", re.UNICODE)
 
 _STRETCHED = re.compile(r"([a-z])\1{2,}")       # "vayyyy" → "vay"
 _DOUBLED_END = re.compile(r"([a-z])\1\b")        # "vayy" → "vay": no folded Vietnamese word ends so
 _DIGITS = re.compile(r"\d+")
+WORD_CACHE_SIZE = 50_000
 
 
 class Normalizer:
     def __init__(self, shorthand: dict[str, str], stopwords: frozenset[str]):
         self.shorthand = {key: value.split() for key, value in shorthand.items()}
         self.stopwords = stopwords
-
+        self._words: dict[str, tuple[tuple[str, str | None], ...]] = {}  # a word list is small
     def tokens(self, text: str) -> list[str]:
-        folded = fold(text)
-        folded = _DOUBLED_END.sub(r"\1", _STRETCHED.sub(r"\1", folded))
-        out: list[str] = []
-        for word in folded.split():
-            out.extend(self.shorthand.get(word, (word,)))
+        return [folded for folded, _accented in self.pairs(text)]
+
+    def pairs(self, text: str) -> list[tuple[str, str | None]]:
+        """(folded, accented) per word; accented is None where the resident typed no dấu or
+        the word is expanded shorthand. 'mất' and 'mật' both fold to 'mat'; the accent
+        tells them apart when it was typed."""
+        out: list[tuple[str, str | None]] = []
+        for raw in _WORDS.findall(unicodedata.normalize("NFC", text).lower()):
+            word = self._words.get(raw)
+            if word is None:
+                if len(self._words) > WORD_CACHE_SIZE:
+                    self._words.clear()  # residents' typos are endless; keep memory bounded
+                word = self._words[raw] = self._word(raw)
+            out.extend(word)
         return out
+
+    def _word(self, raw: str) -> tuple[tuple[str, str | None], ...]:
+        out: list[tuple[str, str | None]] = []
+        for word in fold(raw).split():
+            # Shorthand first ("cccd" has three c's on purpose), then shorten stretched letters.
+            if word not in self.shorthand:
+                word = _DOUBLED_END.sub(r"\1", _STRETCHED.sub(r"\1", word))
+            expansion = self.shorthand.get(word)
+            if expansion:
+                out.extend((w, None) for w in expansion)
+            else:
+                out.append((word, raw if raw != word and fold(raw) == word else None))
+        return tuple(out)
 
     def content(self, tokens: list[str]) -> list[str]:
         """The tokens that can decide what a question is about."""
