@@ -19,6 +19,7 @@ class EvalResult:
     rejected: int
     misses: list[tuple[str, str, str | None]] = field(default_factory=list)  # text, expected, got
     accepted_out_of_scope: list[tuple[str, str]] = field(default_factory=list)
+    wrong: int = 0  # in-scope questions answered with the wrong entry (the rest of the misses: "not understood")
 
     @property
     def top1(self) -> float:
@@ -45,6 +46,7 @@ def evaluate(index: QaIndex, devset: dict) -> EvalResult:
             result.correct += 1
         else:
             result.misses.append((item["text"], expected.id, got))
+            result.wrong += got is not None
     for text in devset["out_of_scope"]:
         answer = index.answer(text)
         if answer is None:
@@ -57,7 +59,9 @@ def evaluate(index: QaIndex, devset: dict) -> EvalResult:
 def report(result: EvalResult, show: int = 20) -> str:
     lines = [f"top-1 accuracy: {result.top1:.1%} ({result.correct}/{result.total})   target >= 90%",
              f"out-of-scope rejection: {result.rejection:.1%} ({result.rejected}/{result.out_of_scope})"
-             "   target >= 85%"]
+             "   target >= 85%",
+             f"in-scope questions answered with a wrong entry: {result.wrong}/{result.total}; "
+             f"the other {len(result.misses) - result.wrong} misses got the honest \"not understood\""]
     if result.misses and show:
         lines.append("\nmisses (text → expected, got):")
         lines += [f"  {t!r} → {e}, {g}" for t, e, g in result.misses[:show]]

@@ -7,10 +7,13 @@ step it links to. A question is split into terms: content words (common words su
 ("mat khau", "muc 2"). Each term weighs its IDF over targets, so "dang ky" weighs little
 and "passcode" much, and counts fully in the questions field, less in the answer.
 
-The score is the matched weight over the question's own weight (unknown words count a
-little, so a long off-topic message does not match on one shared word). An answer is
-given only when the score and the matched weight both clear their thresholds. A
-misspelt word ("passcod", "chuyen khoang") is mapped to the nearest known word first.
+Coverage is the matched weight over the question's own weight (unknown words count
+against it, so an off-topic message does not match on one shared word); closeness is how
+alike the wording is to the nearest known question. Candidates are ranked on both, and an
+answer is given only when they clear the thresholds in Settings; otherwise the bot says
+it did not understand. Typed with dấu, a word only matches the same spelling ("mưa" is
+not "mua"). A misspelt word ("passcod", "chuyen khoang") is mapped to the nearest known
+word first.
 An inverted index keeps each question to the targets that share a term with it.
 """
 from __future__ import annotations
@@ -27,18 +30,26 @@ from bot.qa.normalize import Normalizer
 
 @dataclass(frozen=True)
 class Settings:
+    """Weights and thresholds, tuned on tests/qa/devset.yaml with `hocvuso eval-qa`."""
+
     answer_weight: float = 0.35     # a term found only in the answer text counts this much
     step_weight: float = 0.3        # ... only in the linked step's title
-    unknown_weight: float = 0.3     # how much an unknown word of the question counts against
-    threshold: float = 0.45         # minimum score (matched weight / question weight)
-    min_evidence: float = 2.5       # minimum matched weight (sum of IDF)
+    unknown_weight: float = 1.0     # how much an unknown word of the question counts against
+    closeness_weight: float = 0.6   # ranking: how much wording closeness to a known question adds
+    # Answer when the question is (nearly) one we know: most of its weight matched, worded alike...
+    exact_coverage: float = 0.8
+    exact_closeness: float = 0.7
+    # ... or when it is longer and still matches enough, clearly enough.
+    coverage: float = 0.2           # matched weight / the question's weight
+    closeness: float = 0.4          # rapidfuzz token_sort_ratio / 100 with the closest known wording
+    min_evidence: float = 20.0      # matched weight (sum of IDF)
     typo_cutoff: float = 84         # rapidfuzz ratio to map an unknown word to a known one
     typo_min_length: int = 4
     related_min: float = 0.3        # related questions offered as buttons score at least this
-    closeness_weight: float = 0.3   # rerank: how much wording closeness to a known question adds
 
 
-RERANK = 12  # how many lexical candidates get the (slower) wording comparison
+RERANK = 12        # how many lexical candidates get the (slower) wording comparison
+CANDIDATES = 400   # stop gathering candidates from more common terms beyond this many
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,8 @@ class QaIndex:
         self.targets: list[Target] = []
         # Per target: the question texts' content words, compared word by word when reranking.
         self.question_texts: list[list[str]] = []
+        # Per target: how each folded word was written where the target's text has dấu.
+        self.spellings: list[dict[str, set[str]]] = []
         fields: list[dict[str, float]] = []
         step_titles = {f"{c.id}/{s.id}": s.title for c in pack.courses.values() for s in c.steps}
         for entry in pack.faq:
@@ -89,37 +102,47 @@ class QaIndex:
                 df[term] += 1
         self.idf = {term: math.log(1 + n / count) for term, count in df.items()}
         self.unknown_idf = math.log(1 + n)
-        self.postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        # Per target: term → field weight × IDF. Postings: term → targets that have it.
+        self.weights: list[dict[str, float]] = [
+            {term: weight * self.idf[term] for term, weight in weights.items()} for weights in fields]
+        self.postings: dict[str, list[int]] = defaultdict(list)
         for i, weights in enumerate(fields):
-            for term, weight in weights.items():
-                self.postings[term].append((i, weight * self.idf[term]))
-        self.vocabulary = sorted(t for t in self.idf if " " not in t and not t.startswith("~"))
+            for term in weights:
+                self.postings[term].append(i)
+        self.vocabulary = sorted(t for t in self.idf if " " not in t)
         self._typo_cache: dict[str, str | None] = {}
 
-    def _analyse(self, text: str, pairs_too: bool = True) -> tuple[set[str], list[str]]:
-        """Index terms of a text, and its content words."""
+    def _analyse(self, text: str, spelled: dict[str, set[str]], pairs_too: bool = True
+                 ) -> tuple[set[str], list[str]]:
+        """Index terms of a text and its content words; records how words were spelled
+        with dấu (into `spelled`) when the text was written with dấu."""
         pairs = self.normalizer.pairs(text)
         tokens = [f for f, _ in pairs]
         content = self.normalizer.content(tokens)
         terms = terms_of(content, tokens) if pairs_too else set(content)
-        # Accented forms too, marked "~", so "quên mất" and "quên mật khẩu" differ when typed with dấu.
-        terms |= {f"~{a}" for f, a in pairs if a and f not in self.normalizer.stopwords}
+        if self.normalizer.has_accents(pairs):
+            stopwords = self.normalizer.stopwords
+            for folded, typed in pairs:
+                if typed is not None and folded not in stopwords:
+                    spelled.setdefault(folded, set()).add(typed)
         return terms, content
 
     def _fields(self, questions: list[str], answers: list[str], steps: list[str]) -> dict[str, float]:
         """Term → weight for one target; also records its question texts for reranking."""
         weights: dict[str, float] = {}
+        spelled: dict[str, set[str]] = {}
         # Answers and step titles add single words only: their word pairs are mostly noise.
         for texts, weight in ((steps, self.settings.step_weight), (answers, self.settings.answer_weight)):
             for text in texts:
-                for term in self._analyse(text, pairs_too=False)[0]:
+                for term in self._analyse(text, spelled, pairs_too=False)[0]:
                     weights[term] = max(weights.get(term, 0.0), weight)
         contents = []
         for text in questions:
-            terms, content = self._analyse(text)
+            terms, content = self._analyse(text, spelled)
             weights.update(dict.fromkeys(terms, 1.0))
             contents.append(" ".join(content))
         self.question_texts.append(contents)
+        self.spellings.append(spelled)
         return weights
 
     def _known(self, word: str) -> str | None:
@@ -133,30 +156,48 @@ class QaIndex:
             self._typo_cache[word] = match[0] if match else None
         return self._typo_cache[word]
 
-    def search(self, text: str, limit: int = 8) -> list[tuple[Target, float, float]]:
-        """(target, score, evidence) best first."""
+    def search(self, text: str, limit: int = 8) -> list[tuple[Target, float, float, float, float]]:
+        """(target, ranking score, matched weight, coverage, closeness), best first."""
         pairs = self.normalizer.pairs(text)
         stop = self.normalizer.stopwords
         fixed = [t if t in stop else (self._known(t) or t) for t, _ in pairs]
         content = self.normalizer.content(fixed)
         terms = terms_of(content, fixed)
-        terms |= {f"~{a}" for (f, a) in pairs if a and f"~{a}" in self.idf}
+        # Typed with dấu: a word must match how the target spells it ("mưa" is not "mua").
+        typed = ({f: t for (f, t), k in zip(pairs, fixed) if f == k and t is not None}
+                 if self.normalizer.has_accents(pairs) else {})
         known = sum(self.idf[t] for t in terms if t in self.idf)
         unknown = sum(self.unknown_idf for t in terms if t not in self.idf and " " not in t)
         weight = known + self.settings.unknown_weight * unknown
         if weight <= 0:
             return []
-        scores: dict[int, float] = defaultdict(float)
-        for term in terms:
-            for i, w in self.postings.get(term, ()):
-                scores[i] += w
+        # Candidates come from the rarest terms first: common ones would touch most targets
+        # and rarely decide. Each candidate is then scored on all the question's terms.
+        candidates: set[int] = set()
+        for term in sorted((t for t in terms if t in self.postings), key=lambda t: len(self.postings[t])):
+            if len(candidates) >= CANDIDATES:
+                break
+            candidates.update(self.postings[term])
+        scores: dict[int, float] = {}
+        for i in candidates:
+            weights, spellings, total = self.weights[i], self.spellings[i], 0.0
+            for term in terms:
+                w = weights.get(term)
+                if w is None:
+                    continue
+                form = typed.get(term)
+                if form is not None and form not in spellings.get(term, (form,)):
+                    continue
+                total += w
+            scores[i] = total
         shortlist = sorted(scores.items(), key=lambda item: item[1], reverse=True)[:RERANK]
         # Rerank the shortlist by how closely the wording matches one of the target's questions.
         query = " ".join(content)
         ranked = []
         for i, s in shortlist:
             closeness = max((fuzz.token_sort_ratio(query, q) for q in self.question_texts[i]), default=0) / 100
-            ranked.append((self.targets[i], s / weight + self.settings.closeness_weight * closeness, s))
+            ranked.append((self.targets[i], s / weight + self.settings.closeness_weight * closeness, s,
+                           s / weight, closeness))
         ranked.sort(key=lambda item: item[1], reverse=True)
         return ranked[:limit]
 
@@ -165,8 +206,11 @@ class QaIndex:
         ranked = self.search(text)
         if not ranked:
             return None
-        best, score, evidence = ranked[0]
-        if score < self.settings.threshold or evidence < self.settings.min_evidence:
+        best, score, evidence, coverage, closeness = ranked[0]
+        cfg = self.settings
+        exact = coverage >= cfg.exact_coverage and closeness >= cfg.exact_closeness
+        enough = coverage >= cfg.coverage and closeness >= cfg.closeness and evidence >= cfg.min_evidence
+        if not (exact or enough):
             return None
-        related = [t for t, s, _ in ranked[1:] if t.kind == "faq" and s >= self.settings.related_min][:3]
+        related = [r[0] for r in ranked[1:] if r[0].kind == "faq" and r[1] >= self.settings.related_min][:3]
         return Answer(best, score, related)

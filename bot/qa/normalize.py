@@ -29,9 +29,8 @@ class Normalizer:
         return [folded for folded, _accented in self.pairs(text)]
 
     def pairs(self, text: str) -> list[tuple[str, str | None]]:
-        """(folded, accented) per word; accented is None where the resident typed no dấu or
-        the word is expanded shorthand. 'mất' and 'mật' both fold to 'mat'; the accent
-        tells them apart when it was typed."""
+        """(folded, as typed) per word; as typed is None for expanded shorthand.
+        'mất' and 'mật' both fold to 'mat': what was typed tells them apart."""
         out: list[tuple[str, str | None]] = []
         for raw in _WORDS.findall(unicodedata.normalize("NFC", text).lower()):
             word = self._words.get(raw)
@@ -52,8 +51,13 @@ class Normalizer:
             if expansion:
                 out.extend((w, None) for w in expansion)
             else:
-                out.append((word, raw if raw != word and fold(raw) == word else None))
+                out.append((word, raw if fold(raw) == word else None))
         return tuple(out)
+
+    @staticmethod
+    def has_accents(pairs: list[tuple[str, str | None]]) -> bool:
+        """Typed with dấu: then a plain 'mua' really means 'mua', not 'mưa'."""
+        return any(typed is not None and typed != folded for folded, typed in pairs)
 
     def content(self, tokens: list[str]) -> list[str]:
         """The tokens that can decide what a question is about."""
