@@ -27,6 +27,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python bench/bench_qa.py
 
 check: $(STAMP)
 	$(BIN)/hocvuso content check

@@ -56,7 +56,7 @@ class Normalizer:
 
     @staticmethod
     def has_accents(pairs: list[tuple[str, str | None]]) -> bool:
-        """Typed with dấu: then a plain 'mua' really means 'mua', not 'mưa'."""
+        """Typed with diacritics: then a plain word is meant plain (the rain/buy pair folds alike)."""
         return any(typed is not None and typed != folded for folded, typed in pairs)
 
     def content(self, tokens: list[str]) -> list[str]:
