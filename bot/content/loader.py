@@ -130,8 +130,8 @@ def _load_language(c: _Collector, lang_dir: Path, sources: dict[str, str], spell
             c.add(path, ("id",), f"course id {course.id!r} is used by another file too")
             continue
         courses[course.id] = course
-        for loc, message in course.duplicate_ids():
-            c.add(path, loc, message)
+        _check_unique(c, path, ("steps",), [s.id for s in course.steps], "step")
+        _check_unique(c, path, ("quiz", "questions"), [q.id for q in course.quiz.questions], "question")
         if assistant and not any(h in course.steps[-1].text for h in assistant.in_person_helpers):
             c.add(path, ("steps", len(course.steps) - 1, "text"),
                   "the last step must say where to get help in person "

@@ -61,18 +61,6 @@ class Course(Strict):
     steps: list[Step] = Field(min_length=6, max_length=12)
     quiz: Quiz
 
-    def duplicate_ids(self) -> list[tuple[tuple, str]]:
-        """(location, message) for every step or question id used twice."""
-        found = []
-        for kind, where, items in (("step", ("steps",), self.steps),
-                                   ("question", ("quiz", "questions"), self.quiz.questions)):
-            seen: set[str] = set()
-            for i, item in enumerate(items):
-                if item.id in seen:
-                    found.append((where + (i, "id"), f"duplicate {kind} id {item.id!r}"))
-                seen.add(item.id)
-        return found
-
     def step_number(self, step_id: str) -> int | None:
         for i, step in enumerate(self.steps):
             if step.id == step_id:

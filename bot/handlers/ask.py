@@ -30,7 +30,7 @@ def smalltalk_reply(turn: Turn, text: str) -> str | None:
     return None
 
 
-def faq_reply(turn: Turn, entry: FaqEntry, related: list[FaqEntry], edit: bool = False) -> Reply:
+def faq_reply(turn: Turn, entry: FaqEntry, related: list[FaqEntry]) -> Reply:
     _ = turn._
     rows: list[list[Button]] = []
     course = turn.pack.courses.get(entry.course_id)
@@ -40,7 +40,7 @@ def faq_reply(turn: Turn, entry: FaqEntry, related: list[FaqEntry], edit: bool =
                             f"s:{course.id}:{index}")])
     rows += [[Button("❓ " + _short(r.question), f"f:{r.id}")] for r in related]
     rows.append([Button(_("🏠 Menu"), "m")])
-    return Reply(f"❓ {entry.question}\n\n{entry.answer}", rows, edit=edit)
+    return Reply(f"❓ {entry.question}\n\n{entry.answer}", rows)
 
 
 def not_understood(turn: Turn, text: str) -> list[Reply]:

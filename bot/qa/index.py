@@ -70,13 +70,12 @@ class Answer:
 def terms_of(content: list[str], tokens: list[str]) -> set[str]:
     """Content words plus neighbouring pairs (a pair may include a common word: 'muc 2')."""
     terms = set(content)
-    terms |= {f"{a} {b}" for a, b in zip(tokens, tokens[1:]) if a in content or b in content}
+    terms |= {f"{a} {b}" for a, b in zip(tokens, tokens[1:]) if a in terms or b in terms}
     return terms
 
 
 class QaIndex:
     def __init__(self, pack: LanguagePack, settings: Settings = Settings()):
-        self.pack = pack
         self.settings = settings
         self.normalizer = Normalizer(pack.shorthand, pack.stopwords)
         self.faq: dict[str, FaqEntry] = {e.id: e for e in pack.faq}
