@@ -18,6 +18,7 @@ An inverted index keeps each question to the targets that share a term with it.
 """
 from __future__ import annotations
 
+import gc
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -82,8 +83,20 @@ class QaIndex:
         self.targets: list[Target] = []
         # Per target: the question texts' content words, compared word by word when reranking.
         self.question_texts: list[list[str]] = []
-        # Per target: how each folded word was written where the target's text has dấu.
-        self.spellings: list[dict[str, set[str]]] = []
+        # Per target: the words of its texts written with dấu, folded and as written.
+        self.spelled_words: list[set[str]] = []
+        self.spellings: list[set[str]] = []
+        # The build makes a million small objects that live as long as the index: the cyclic
+        # garbage collector would scan them again and again for nothing (a quarter of the time).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._build(pack)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _build(self, pack: LanguagePack) -> None:
         fields: list[dict[str, float]] = []
         step_titles = {f"{c.id}/{s.id}": s.title for c in pack.courses.values() for s in c.steps}
         for entry in pack.faq:
@@ -94,54 +107,65 @@ class QaIndex:
             for step in course.steps:
                 self.targets.append(Target("step", f"{course.id}/{step.id}"))
                 fields.append(self._fields([step.title], [step.text], []))
-        n = len(self.targets) or 1
-        df: dict[str, int] = defaultdict(int)
-        for weights in fields:
-            for term in weights:
-                df[term] += 1
-        self.idf = {term: math.log(1 + n / count) for term, count in df.items()}
-        self.unknown_idf = math.log(1 + n)
-        # Per target: term → field weight × IDF. Postings: term → targets that have it.
-        self.weights: list[dict[str, float]] = [
-            {term: weight * self.idf[term] for term, weight in weights.items()} for weights in fields]
+        # Per target: term → field weight (1 for its questions, less for answer and step title).
+        # Postings: term → targets that have it; its length is the term's document frequency.
+        self.fields = fields
         self.postings: dict[str, list[int]] = defaultdict(list)
         for i, weights in enumerate(fields):
             for term in weights:
                 self.postings[term].append(i)
+        n = len(self.targets) or 1
+        self.idf = {term: math.log(1 + n / len(targets)) for term, targets in self.postings.items()}
+        self.unknown_idf = math.log(1 + n)
         self.vocabulary = sorted(t for t in self.idf if " " not in t)
         self._typo_cache: dict[str, str | None] = {}
 
-    def _analyse(self, text: str, spelled: dict[str, set[str]], pairs_too: bool = True
-                 ) -> tuple[set[str], list[str]]:
-        """Index terms of a text and its content words; records how words were spelled
-        with dấu (into `spelled`) when the text was written with dấu."""
-        pairs = self.normalizer.pairs(text)
-        tokens = [f for f, _ in pairs]
-        content = self.normalizer.content(tokens)
-        terms = terms_of(content, tokens) if pairs_too else set(content)
-        if self.normalizer.has_accents(pairs):
-            stopwords = self.normalizer.stopwords
-            for folded, typed in pairs:
-                if typed is not None and folded not in stopwords:
-                    spelled.setdefault(folded, set()).add(typed)
-        return terms, content
-
     def _fields(self, questions: list[str], answers: list[str], steps: list[str]) -> dict[str, float]:
-        """Term → weight for one target; also records its question texts for reranking."""
+        """Term → field weight for one target; also records its question texts for reranking,
+        and its words written with dấu. Runs for every phrasing at start-up: set operations
+        where they can replace a Python loop."""
         weights: dict[str, float] = {}
-        spelled: dict[str, set[str]] = {}
+        words: set[str] = set()   # folded words of its texts written with dấu
+        forms: set[str] = set()   # ... and how they were written
+        stopwords = self.normalizer.stopwords
+        read = self.normalizer.read
         # Answers and step titles add single words only: their word pairs are mostly noise.
         for texts, weight in ((steps, self.settings.step_weight), (answers, self.settings.answer_weight)):
             for text in texts:
-                for term in self._analyse(text, spelled, pairs_too=False)[0]:
-                    weights[term] = max(weights.get(term, 0.0), weight)
+                pairs, accented = read(text)
+                if not pairs:
+                    continue
+                folded, typed = zip(*pairs)
+                if accented:
+                    words.update(folded)
+                    forms.update(typed)
+                for word in set(folded).difference(stopwords):
+                    if weights.get(word, 0.0) < weight:
+                        weights[word] = weight
         contents = []
         for text in questions:
-            terms, content = self._analyse(text, spelled)
-            weights.update(dict.fromkeys(terms, 1.0))
+            pairs, accented = read(text)
+            if not pairs:
+                continue
+            folded, typed = zip(*pairs)
+            if accented:
+                words.update(folded)
+                forms.update(typed)
+            content = []
+            previous, previous_counts = "", False
+            for word in folded:
+                counts = word not in stopwords
+                if counts:
+                    content.append(word)
+                    weights[word] = 1.0
+                if previous_counts or (counts and previous):
+                    weights[f"{previous} {word}"] = 1.0
+                previous, previous_counts = word, counts
             contents.append(" ".join(content))
+        forms.discard(None)
         self.question_texts.append(contents)
-        self.spellings.append(spelled)
+        self.spelled_words.append(words)
+        self.spellings.append(forms)
         return weights
 
     def _known(self, word: str) -> str | None:
@@ -157,14 +181,14 @@ class QaIndex:
 
     def search(self, text: str, limit: int = 8) -> list[tuple[Target, float, float, float, float]]:
         """(target, ranking score, matched weight, coverage, closeness), best first."""
-        pairs = self.normalizer.pairs(text)
+        pairs, accented = self.normalizer.read(text)
         stop = self.normalizer.stopwords
         fixed = [t if t in stop else (self._known(t) or t) for t, _ in pairs]
         content = self.normalizer.content(fixed)
         terms = terms_of(content, fixed)
         # Typed with dấu: a word must match how the target spells it ("mưa" is not "mua").
         typed = ({f: t for (f, t), k in zip(pairs, fixed) if f == k and t is not None}
-                 if self.normalizer.has_accents(pairs) else {})
+                 if accented else {})
         known = sum(self.idf[t] for t in terms if t in self.idf)
         unknown = sum(self.unknown_idf for t in terms if t not in self.idf and " " not in t)
         weight = known + self.settings.unknown_weight * unknown
@@ -178,16 +202,17 @@ class QaIndex:
                 break
             candidates.update(self.postings[term])
         scores: dict[int, float] = {}
+        idf = self.idf
         for i in candidates:
-            weights, spellings, total = self.weights[i], self.spellings[i], 0.0
+            weights, spelled, forms, total = self.fields[i], self.spelled_words[i], self.spellings[i], 0.0
             for term in terms:
                 w = weights.get(term)
                 if w is None:
                     continue
                 form = typed.get(term)
-                if form is not None and form not in spellings.get(term, (form,)):
+                if form is not None and term in spelled and form not in forms:
                     continue
-                total += w
+                total += w * idf[term]
             scores[i] = total
         shortlist = sorted(scores.items(), key=lambda item: item[1], reverse=True)[:RERANK]
         # Rerank the shortlist by how closely the wording matches one of the target's questions.

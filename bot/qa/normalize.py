@@ -24,22 +24,32 @@ class Normalizer:
     def __init__(self, shorthand: dict[str, str], stopwords: frozenset[str]):
         self.shorthand = {key: value.split() for key, value in shorthand.items()}
         self.stopwords = stopwords
-        self._words: dict[str, tuple[tuple[str, str | None], ...]] = {}  # a word list is small
+        # raw word → its (folded, as typed) pairs, and whether it carries dấu
+        self._words: dict[str, tuple[tuple[tuple[str, str | None], ...], bool]] = {}
+
     def tokens(self, text: str) -> list[str]:
         return [folded for folded, _accented in self.pairs(text)]
 
     def pairs(self, text: str) -> list[tuple[str, str | None]]:
         """(folded, as typed) per word; as typed is None for expanded shorthand.
         'mất' and 'mật' both fold to 'mat': what was typed tells them apart."""
+        return self.read(text)[0]
+
+    def read(self, text: str) -> tuple[list[tuple[str, str | None]], bool]:
+        """pairs(text), and whether any word was typed with dấu (then a plain word is meant
+        plain: 'mua' is not 'mưa'). Runs for every phrasing at start-up, so kept lean."""
         out: list[tuple[str, str | None]] = []
+        accented = False
+        cache = self._words
         for raw in _WORDS.findall(unicodedata.normalize("NFC", text).lower()):
-            word = self._words.get(raw)
+            word = cache.get(raw)
             if word is None:
-                if len(self._words) > WORD_CACHE_SIZE:
-                    self._words.clear()  # residents' typos are endless; keep memory bounded
-                word = self._words[raw] = self._word(raw)
-            out.extend(word)
-        return out
+                if len(cache) > WORD_CACHE_SIZE:
+                    cache.clear()  # residents' typos are endless; keep memory bounded
+                word = cache[raw] = self._word(raw)
+            out += word[0]
+            accented = accented or word[1]
+        return out, accented
 
     def _word(self, raw: str) -> tuple[tuple[str, str | None], ...]:
         out: list[tuple[str, str | None]] = []
@@ -52,12 +62,7 @@ class Normalizer:
                 out.extend((w, None) for w in expansion)
             else:
                 out.append((word, raw if fold(raw) == word else None))
-        return tuple(out)
-
-    @staticmethod
-    def has_accents(pairs: list[tuple[str, str | None]]) -> bool:
-        """Typed with diacritics: then a plain word is meant plain (the rain/buy pair folds alike)."""
-        return any(typed is not None and typed != folded for folded, typed in pairs)
+        return tuple(out), any(typed is not None and typed != folded for folded, typed in out)
 
     def content(self, tokens: list[str]) -> list[str]:
         """The tokens that can decide what a question is about."""
