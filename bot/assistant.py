@@ -21,6 +21,7 @@ from bot.handlers import BUTTONS, COMMANDS, ask, fallback
 from bot.handlers.turn import Turn, find_resident
 from bot.models import ProcessedUpdate
 from bot.qa import QaIndex
+from bot.reference import seed_reference_data
 from bot.replies import Contact, Incoming, Reply
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class Assistant:
         self.knowledge = knowledge
         self.sessions = sessions
         self.tz = ZoneInfo(timezone_name)
+        seed_reference_data(sessions, knowledge)
         # Built once at start-up: one retrieval index per content language.
         self.qa = {code: QaIndex(pack) for code, pack in knowledge.languages.items()}
         # SQLite has one writer at a time anyway: one worker thread avoids lock waits and

@@ -16,6 +16,7 @@ from bot.content.schema import (
     FaqFile,
     Glossary,
     Knowledge,
+    Plan,
     LanguagePack,
     Languages,
     Profile,
@@ -96,6 +97,7 @@ def load_knowledge(root: Path) -> Knowledge:
     sources = c.parse(root / "sources.yaml", Sources)
     spelling = c.parse(root / "spelling.yaml", Spelling) or Spelling()
     languages = c.parse(root / "languages.yaml", Languages)
+    plan = c.parse(root / "targets.yaml", Plan)
     if villages:
         _check_unique(c, root / "villages.yaml", ("villages",), [v.id for v in villages.villages], "village")
     packs: dict[str, LanguagePack] = {}
@@ -105,9 +107,13 @@ def load_knowledge(root: Path) -> Knowledge:
             packs[pack.code] = pack
     if "vi" not in packs and not c.problems:
         c.add(root / "vi", None, "the Vietnamese content folder (vi/) is missing")
+    if plan and "vi" in packs:
+        for i, course_id in enumerate(plan.core_courses):
+            if course_id not in packs["vi"].courses:
+                c.add(root / "targets.yaml", ("core_courses", i), f"no course {course_id!r} in vi/courses")
     if c.problems:
         raise ContentError(c.problems)
-    return Knowledge(villages=villages.villages, languages=packs, sources=sources.sources,
+    return Knowledge(villages=villages.villages, plan=plan, languages=packs, sources=sources.sources,
                      language_names=languages.languages)
 
 

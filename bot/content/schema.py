@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import (BaseModel, ConfigDict, Field, RootModel, StringConstraints, ValidationInfo,
-                      field_validator)
+                      field_validator, model_validator)
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 Audience = Literal["hoc_sinh", "cong_dan", "can_bo", "nguoi_lao_dong"]
@@ -104,6 +104,34 @@ class Village(Strict):
 
 class Villages(Strict):
     villages: list[Village] = Field(min_length=1)
+
+
+class Indicator(Strict):
+    id: Slug
+    label: Text
+    measure: Literal["core_courses", "certified"]
+    who: Literal["adults", "can_bo", "hoc_sinh", "nguoi_lao_dong", "cong_dan"]
+    base: Literal["adult_population", "registered"]
+
+
+class Plan(Strict):
+    """knowledge/targets.yaml: the plan's indicators and the percent to reach each year."""
+
+    core_courses: list[Slug] = Field(min_length=1)
+    indicators: list[Indicator] = Field(min_length=1)
+    targets: dict[Annotated[int, Field(ge=2020, le=2100)],
+                  dict[Slug, Annotated[int, Field(ge=0, le=100)]]]
+
+    @model_validator(mode="after")
+    def _targets_name_indicators(self) -> "Plan":
+        ids = [i.id for i in self.indicators]
+        if len(set(ids)) != len(ids):
+            raise ValueError("duplicate indicator id")
+        for year, percents in self.targets.items():
+            unknown = sorted(set(percents) - set(ids))
+            if unknown:
+                raise ValueError(f"targets {year}: unknown indicator(s) {', '.join(unknown)}")
+        return self
 
 
 FaqId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
@@ -204,6 +232,7 @@ class LanguagePack:
 @dataclass
 class Knowledge:
     villages: list[Village]
+    plan: Plan | None = None
     languages: dict[str, LanguagePack] = field(default_factory=dict)
     default_language: str = "vi"
     sources: dict[str, str] = field(default_factory=dict)

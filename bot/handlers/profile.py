@@ -5,6 +5,8 @@ Ethnicity is sensitive data and is never asked.
 from __future__ import annotations
 
 from bot.handlers.menu import menu_reply
+from bot.models import Village
+from bot.reference import villages as all_villages
 from bot.handlers.turn import Turn, small_number
 from bot.replies import Button, Reply
 
@@ -17,7 +19,7 @@ def _skip(turn: Turn, data: str) -> Button:
 
 def ask_village(turn: Turn, page: int = 0, edit: bool = False) -> Reply:
     _ = turn._
-    villages = turn.knowledge.villages
+    villages = all_villages(turn.session)
     pages = max(1, -(-len(villages) // VILLAGES_PER_PAGE))
     page = min(max(page, 0), pages - 1)
     shown = villages[page * VILLAGES_PER_PAGE:(page + 1) * VILLAGES_PER_PAGE]
@@ -70,7 +72,7 @@ def village_page(turn: Turn, args: list[str]) -> list[Reply]:
 def choose_village(turn: Turn, args: list[str]) -> list[Reply]:
     if (refused := _needs_consent(turn)) is not None:
         return refused
-    village = turn.knowledge.village(args[0] if args else None)
+    village = turn.session.get(Village, args[0]) if args else None
     if village is None:
         return [ask_village(turn, edit=True)]
     turn.resident.village_id = village.id
