@@ -1,8 +1,8 @@
 """The commune's admin API under /api/v1 (one router per resource)."""
 from fastapi import APIRouter
 
-from admin_api.routers import stats, unanswered
+from admin_api.routers import broadcasts, stats, targets, unanswered, villages
 
 router = APIRouter(prefix="/api/v1")
-router.include_router(stats.router)
-router.include_router(unanswered.router)
+for module in (villages, targets, broadcasts, stats, unanswered):
+    router.include_router(module.router)

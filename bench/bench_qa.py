@@ -40,7 +40,7 @@ def grow(pack, size: int, seed: int = 11):
     while len(entries) < size:
         base = rng.choice(real)
         extra = lambda: " ".join(rng.sample(words, 3))  # noqa: E731
-        entries.append(FaqEntry(id=f"syn-{len(entries)}", question=f"{base.question} {extra()}",
+        entries.append(FaqEntry.model_construct(id=f"syn-{len(entries)}", question=f"{base.question} {extra()}",
                                 phrasings=[f"{p} {extra()}" for p in base.phrasings],
                                 answer=base.answer, see=base.see, sources=base.sources))
     return dataclasses.replace(pack, faq=entries)

@@ -1,13 +1,22 @@
 """Settings from the environment (documented in README.md)."""
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = REPO_ROOT / "var" / "hocvuso.db"
+
+
+def parse_quiet_hours(value: str) -> tuple[time, time]:
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
+    except ValueError:
+        raise ValueError("HOCVUSO_QUIET_HOURS must look like 21:00-07:00") from None
+    return start, end
 
 
 class Settings(BaseSettings):
@@ -26,6 +35,18 @@ class Settings(BaseSettings):
     knowledge_dir: Path = Field(default=REPO_ROOT / "knowledge", alias="HOCVUSO_KNOWLEDGE_DIR")
     timezone: str = Field(default="Asia/Ho_Chi_Minh", alias="HOCVUSO_TIMEZONE")
     log_level: str = Field(default="INFO", alias="HOCVUSO_LOG_LEVEL")
+    # Proactive messages wait for the morning unless urgent: "HH:MM-HH:MM", local time.
+    quiet_hours: str = Field(default="21:00-07:00", alias="HOCVUSO_QUIET_HOURS")
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours_format(cls, value: str) -> str:
+        parse_quiet_hours(value)
+        return value
+
+    @property
+    def quiet(self) -> tuple[time, time]:
+        return parse_quiet_hours(self.quiet_hours)
 
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> "Settings":

@@ -19,6 +19,7 @@ from telegram.error import InvalidToken, NetworkError
 from telegram.ext import Application
 
 import admin_api
+from admin_api import errors
 from admin_api.deps import hash_token
 from bot.adapters import web as webchat
 from bot.adapters.telegram import build_application
@@ -118,6 +119,8 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
 
     app = FastAPI(title=translator("vi")("Digital skills assistant"), version="0.1.0", lifespan=lifespan)
     app.state.assistant = assistant
+    app.state.settings = settings
+    errors.install(app)
     app.state.sessions = assistant.sessions
     app.state.admin_token_hash = hash_token(settings.admin_token) if settings.admin_token else None
     app.state.telegram = telegram_app

@@ -13,6 +13,8 @@ from bot.config import REPO_ROOT
 from bot.models import UnansweredQuestion
 from bot.qa import Normalizer, QaIndex
 from bot.qa.evaluate import evaluate, load_devset
+
+HELDOUT = REPO_ROOT / "tests" / "qa" / "heldout.yaml"
 from tests.core_helpers import Chat, data_of
 from tests.test_webchat import ADMIN_TOKEN, WebResident, server  # noqa: F401  (fixture)
 
@@ -135,19 +137,34 @@ def test_devset_is_big_enough_and_labelled_with_real_entries(index):
     assert all(item["expect"] in index.faq for item in devset["questions"])
 
 
-# Issue 4 asks for top-1 >= 90% with rejection >= 85%; the index does not reach 90% yet
-# (see README, "Free-text questions"). These floors are what it measures now, so that a
-# change to the content or the scorer cannot make it worse unnoticed.
-TOP1_FLOOR = 0.80
-REJECTION_FLOOR = 0.85
-WRONG_ANSWER_CEILING = 0.07
+# Issue 4's targets, on the dev set: top-1 >= 90% with out-of-scope rejection >= 85%.
+TOP1_TARGET = 0.90
+REJECTION_TARGET = 0.85
+WRONG_ANSWER_CEILING = 0.05
 
 
-def test_eval_does_not_fall_below_the_measured_floors(index):
+def test_eval_meets_the_targets_on_the_dev_set(index):
     result = evaluate(index, load_devset())
-    assert result.top1 >= TOP1_FLOOR, f"top-1 accuracy {result.top1:.1%}"
-    assert result.rejection >= REJECTION_FLOOR, f"out-of-scope rejection {result.rejection:.1%}"
+    assert result.top1 >= TOP1_TARGET, f"top-1 accuracy {result.top1:.1%}"
+    assert result.rejection >= REJECTION_TARGET, f"out-of-scope rejection {result.rejection:.1%}"
     assert result.wrong / result.total <= WRONG_ANSWER_CEILING, f"{result.wrong} wrong answers"
+
+
+# tests/qa/heldout.yaml was written blind to the dev set and never used for tuning: it shows
+# how the assistant does on wording nobody tuned for. It scores lower than the dev set (see
+# README); these floors are what it measured the first time it was run, so that no change
+# makes unseen questions worse unnoticed.
+HELDOUT_TOP1_FLOOR = 0.75
+HELDOUT_REJECTION_FLOOR = 0.85
+HELDOUT_WRONG_CEILING = 0.13
+
+
+def test_heldout_set_does_not_fall_below_its_first_measurement(index):
+    result = evaluate(index, load_devset(HELDOUT))
+    assert len(result.misses) + result.correct == result.total >= 150
+    assert result.top1 >= HELDOUT_TOP1_FLOOR, f"top-1 accuracy {result.top1:.1%}"
+    assert result.rejection >= HELDOUT_REJECTION_FLOOR, f"out-of-scope rejection {result.rejection:.1%}"
+    assert result.wrong / result.total <= HELDOUT_WRONG_CEILING, f"{result.wrong} wrong answers"
 
 
 def test_eval_cli_prints_both_figures():

@@ -1,0 +1,66 @@
+"""The periodic report as plain data: built by reports.progress, rendered as JSON, XLSX, DOCX."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+@dataclass
+class Measure:
+    """A count against a target: percent = count / base, when the base is known."""
+
+    count: int
+    base: int | None = None          # None: the base (e.g. a village's adult population) is not entered
+    target_percent: int | None = None
+
+    @property
+    def percent(self) -> float | None:
+        return round(100 * self.count / self.base, 1) if self.base else None
+
+    @property
+    def met(self) -> bool | None:
+        if self.percent is None or self.target_percent is None:
+            return None
+        return self.percent >= self.target_percent
+
+
+@dataclass
+class Row:
+    """One village, one group, or the whole commune."""
+
+    id: str | None                   # village or group id; None for the commune total
+    name: str
+    registered: int = 0              # residents using the assistant at the end of the period
+    new_in_period: int = 0           # ... of whom joined during the period
+    courses_started: int = 0         # course starts during the period
+    courses_completed: int = 0       # quizzes passed during the period
+    core_completed: int = 0          # residents who have finished every core course (cumulative)
+    adult_population: int | None = None   # entered by officials (villages only)
+    households: int | None = None
+    basic_skills: Measure | None = None   # adults with the core courses, against the adult population
+    certified: Measure | None = None      # adults who said they are certified, against the adult population
+    group_target: Measure | None = None   # groups with their own target: core completed / registered
+
+
+@dataclass
+class Indicator:
+    """A line of the plan's targets with the commune's figure for it."""
+
+    id: str
+    label: str
+    measure: Measure
+
+
+@dataclass
+class Report:
+    commune: str
+    period_from: date
+    period_to: date                 # inclusive, as officials write it
+    year: int                       # the targets' year
+    generated_at: datetime
+    village_filter: str | None
+    core_courses: list[str]
+    indicators: list[Indicator] = field(default_factory=list)
+    villages: list[Row] = field(default_factory=list)
+    groups: list[Row] = field(default_factory=list)
+    total: Row | None = None

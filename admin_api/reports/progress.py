@@ -1,0 +1,151 @@
+"""The progress report, aggregated in SQL: three grouped queries, whatever the number of residents.
+
+Definitions (also in the README):
+- registered: residents using the assistant at the end of the period (they consented);
+- courses started / completed: course starts and passed quizzes during the period;
+- core completed: residents who have passed every core course (knowledge/targets.yaml) by the
+  end of the period: "basic digital skills" for the plan's targets;
+- adults: residents whose age band is not under 18 (a skipped age band counts as adult: the
+  assistant is for adults, and under-18s are asked to say so);
+- certified: adults who reported with the button that they are certified on VNeID.
+Percentages of the adult population need the village's adult population, entered by officials.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from admin_api.reports.model import Indicator, Measure, Report, Row
+from bot.content import Knowledge
+from bot.models import Completion, Progress, Resident, Target, Village
+
+CellKey = tuple[str | None, str | None]   # (village id, group id)
+FIELDS = ("registered", "new_in_period", "adults", "core_completed", "core_adults", "certified_adults",
+          "courses_started", "courses_completed")
+
+
+def _bounds(period_from: date, period_to: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Local calendar days [from, to] as UTC instants [start, end)."""
+    start = datetime.combine(period_from, time.min, tz).astimezone(timezone.utc)
+    end = datetime.combine(period_to + timedelta(days=1), time.min, tz).astimezone(timezone.utc)
+    return start, end
+
+
+def _cells(session: Session, knowledge: Knowledge, start: datetime, end: datetime,
+           village: str | None) -> dict[CellKey, dict[str, int]]:
+    plan = knowledge.plan
+    minors = [b.id for b in knowledge.pack("vi").profile.age_bands if not b.adult]
+    adult = or_(Resident.age_band.is_(None), Resident.age_band.not_in(minors))
+    core = (select(Completion.resident_id)
+            .where(Completion.course_id.in_(plan.core_courses), Completion.completed_at < end)
+            .group_by(Completion.resident_id)
+            .having(func.count() == len(set(plan.core_courses)))
+            .subquery())
+    done = core.c.resident_id.is_not(None)
+
+    def total(condition) -> object:
+        return func.sum(case((condition, 1), else_=0))
+
+    in_scope = [Resident.created_at < end] + ([Resident.village_id == village] if village else [])
+    cells: dict[CellKey, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FIELDS, 0))
+    rows = session.execute(
+        select(Resident.village_id, Resident.group_id, func.count(),
+               total(Resident.created_at >= start), total(adult), total(done), total(and_(done, adult)),
+               total(and_(Resident.certified_at.is_not(None), Resident.certified_at < end, adult)))
+        .outerjoin(core, core.c.resident_id == Resident.id)
+        .where(*in_scope)
+        .group_by(Resident.village_id, Resident.group_id))
+    for v, g, *counts in rows:
+        cells[(v, g)].update(zip(FIELDS[:6], (int(c or 0) for c in counts)))
+    for name, table, column in (("courses_started", Progress, Progress.started_at),
+                                ("courses_completed", Completion, Completion.completed_at)):
+        rows = session.execute(
+            select(Resident.village_id, Resident.group_id, func.count())
+            .join(table, table.resident_id == Resident.id)
+            .where(*in_scope, column >= start, column < end)
+            .group_by(Resident.village_id, Resident.group_id))
+        for v, g, count in rows:
+            cells[(v, g)][name] = int(count)
+    return cells
+
+
+def _sum(cells: dict[CellKey, dict[str, int]], keep) -> dict[str, int]:
+    out = dict.fromkeys(FIELDS, 0)
+    for key, counts in cells.items():
+        if keep(key):
+            for name in FIELDS:
+                out[name] += counts[name]
+    return out
+
+
+def _row(row_id: str | None, name: str, counts: dict[str, int]) -> Row:
+    return Row(row_id, name, registered=counts["registered"], new_in_period=counts["new_in_period"],
+               courses_started=counts["courses_started"], courses_completed=counts["courses_completed"],
+               core_completed=counts["core_completed"])
+
+
+def progress_report(session: Session, knowledge: Knowledge, commune: str, period_from: date, period_to: date,
+                    tz: ZoneInfo, village: str | None = None, labels: dict[str, str] | None = None) -> Report:
+    labels = labels or {}
+    start, end = _bounds(period_from, period_to, tz)
+    year = period_to.year
+    plan = knowledge.plan
+    targets = {i: p for i, p in session.execute(select(Target.indicator, Target.percent).where(Target.year == year))}
+    indicators = {i.id: i for i in plan.indicators}
+    adult_target = {i.measure: targets.get(i.id) for i in plan.indicators if i.who == "adults"}
+    cells = _cells(session, knowledge, start, end, village)
+    villages = session.scalars(select(Village).order_by(Village.position, Village.name)
+                               .where(*([Village.id == village] if village else []))).all()
+    report = Report(commune=commune, period_from=period_from, period_to=period_to, year=year,
+                    generated_at=datetime.now(timezone.utc), village_filter=village,
+                    core_courses=list(plan.core_courses))
+
+    def with_adult_measures(row: Row, counts: dict[str, int], population: int | None) -> Row:
+        row.basic_skills = Measure(counts["core_adults"], population, adult_target.get("core_courses"))
+        row.certified = Measure(counts["certified_adults"], population, adult_target.get("certified"))
+        return row
+
+    for v in villages:
+        counts = _sum(cells, lambda key, vid=v.id: key[0] == vid)
+        row = with_adult_measures(_row(v.id, v.name, counts), counts, v.adult_population)
+        row.adult_population, row.households = v.adult_population, v.households
+        report.villages.append(row)
+    known = {v.id for v in villages}
+    unplaced = _sum(cells, lambda key: key[0] not in known)
+    if unplaced["registered"] and not village:
+        report.villages.append(_row(None, labels.get("no_village", "no_village"), unplaced))  # residents who skipped the village question
+
+    by_audience = {i.who: i for i in plan.indicators if i.who != "adults"}
+    for group in knowledge.pack("vi").profile.groups:
+        counts = _sum(cells, lambda key, gid=group.id: key[1] == gid)
+        row = _row(group.id, group.label, counts)
+        indicator = by_audience.get(group.audience)
+        if indicator is not None:
+            row.group_target = Measure(counts["core_completed"], counts["registered"], targets.get(indicator.id))
+        report.groups.append(row)
+    ungrouped = _sum(cells, lambda key: key[1] is None)
+    if ungrouped["registered"]:
+        report.groups.append(_row(None, labels.get("no_group", "no_group"), ungrouped))
+
+    everyone = _sum(cells, lambda key: True)
+    populations = [v.adult_population for v in villages]
+    population = sum(populations) if populations and None not in populations else None
+    report.total = with_adult_measures(_row(None, commune, everyone), everyone, population)
+    report.total.adult_population = population
+    households = [v.households for v in villages]
+    report.total.households = sum(households) if households and None not in households else None
+
+    for indicator in plan.indicators:
+        if indicator.who == "adults":
+            measure = report.total.basic_skills if indicator.measure == "core_courses" else report.total.certified
+        else:
+            rows = [r for r, g in zip(report.groups, knowledge.pack("vi").profile.groups)
+                    if g.audience == indicator.who]
+            registered = sum(r.registered for r in rows)
+            measure = Measure(sum(r.core_completed for r in rows), registered or None, targets.get(indicator.id))
+        report.indicators.append(Indicator(indicator.id, indicators[indicator.id].label, measure))
+    return report

@@ -1,0 +1,220 @@
+"""Request and response bodies of the admin API (kept apart from the ORM models)."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+VillageKind = Literal["thôn", "bản", "tiểu khu", "khu vực"]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+Message = Annotated[str, StringConstraints(min_length=1, max_length=4096), AfterValidator(_not_blank)]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_not_blank)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- villages and targets ---------------------------------------------------------------
+
+class VillageIn(Strict):
+    id: Id
+    name: Annotated[str, StringConstraints(min_length=1, max_length=80), AfterValidator(_not_blank)]
+    kind: VillageKind
+    adult_population: int | None = Field(default=None, ge=0, le=10_000_000)
+    households: int | None = Field(default=None, ge=0, le=10_000_000)
+
+
+class VillagePatch(Strict):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=80), AfterValidator(_not_blank)] | None = None
+    kind: VillageKind | None = None
+    adult_population: int | None = Field(default=None, ge=0, le=10_000_000)
+    households: int | None = Field(default=None, ge=0, le=10_000_000)
+
+
+class VillageOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    adult_population: int | None
+    households: int | None
+    residents: int
+
+
+class TargetIn(Strict):
+    percent: int = Field(ge=0, le=100)
+
+
+class TargetOut(BaseModel):
+    year: int
+    indicator: str
+    label: str
+    percent: int
+
+
+# --- broadcasts ----------------------------------------------------------------------------
+
+class Audience(Strict):
+    """Who gets a broadcast. Empty lists mean everyone; the filters combine with AND."""
+
+    villages: list[Id] = Field(default_factory=list, max_length=200)
+    groups: list[Id] = Field(default_factory=list, max_length=50)
+    age_bands: list[Id] = Field(default_factory=list, max_length=50)
+    languages: list[Id] = Field(default_factory=list, max_length=20)
+    completed: list[Id] = Field(default_factory=list, max_length=20)       # passed all of these
+    not_completed: list[Id] = Field(default_factory=list, max_length=20)   # passed none of these
+
+
+class BroadcastIn(Strict):
+    text: Message
+    courses: list[Id] = Field(default_factory=list, max_length=3)   # buttons that open these courses
+    audience: Audience = Field(default_factory=Audience)
+    send_at: datetime | None = None      # without a zone: local time of the commune
+    urgent: bool = False                 # a scam alert: ignores quiet hours
+
+
+class BroadcastPreview(BaseModel):
+    recipients: int
+    due_at: datetime
+
+
+class BroadcastCreated(BaseModel):
+    id: int
+    recipients: int
+    due_at: datetime
+    status: str
+
+
+class BroadcastStatus(BaseModel):
+    id: int
+    status: str                          # queued | cancelled
+    text: str
+    courses: list[str]
+    audience: Audience
+    urgent: bool
+    due_at: datetime
+    created_at: datetime
+    created_by: str
+    recipients: int
+    queued: int
+    sent: int
+    failed: int
+    blocked: int
+    cancelled: int
+
+
+# --- events --------------------------------------------------------------------------------
+
+class EventIn(Strict):
+    title: Title
+    description: Annotated[str, StringConstraints(max_length=2000)] = ""
+    starts_at: datetime                  # without a zone: local time of the commune
+    location: Annotated[str, StringConstraints(max_length=200)] = ""
+    village_id: Id | None = None         # None: the whole commune
+
+
+class EventPatch(Strict):
+    title: Title | None = None
+    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    starts_at: datetime | None = None
+    location: Annotated[str, StringConstraints(max_length=200)] | None = None
+    village_id: Id | None = None
+
+
+class EventOut(BaseModel):
+    id: int
+    title: str
+    description: str
+    starts_at: datetime
+    location: str
+    village_id: str | None
+    yearly: bool
+    subscribers: int
+
+
+# --- residents -----------------------------------------------------------------------------
+
+class ResidentOut(BaseModel):
+    id: int
+    first_name: str | None
+    village_id: str | None
+    group_id: str | None
+    age_band: str | None
+    language: str
+    active: bool
+    certified: bool
+    created_at: datetime
+    last_seen_at: datetime
+    completed: list[str]
+
+
+class ResidentPage(BaseModel):
+    total: int
+    items: list[ResidentOut]
+
+
+class CourseProgress(BaseModel):
+    course_id: str
+    step: int
+    steps: int
+    started_at: datetime
+    completed_at: datetime | None
+    best_percent: int | None
+
+
+class ResidentDetail(ResidentOut):
+    courses: list[CourseProgress]
+
+
+# --- reports -------------------------------------------------------------------------------
+
+class MeasureOut(BaseModel):
+    count: int
+    base: int | None
+    percent: float | None
+    target_percent: int | None
+    met: bool | None
+
+
+class RowOut(BaseModel):
+    id: str | None
+    name: str
+    registered: int
+    new_in_period: int
+    courses_started: int
+    courses_completed: int
+    core_completed: int
+    adult_population: int | None
+    households: int | None
+    basic_skills: MeasureOut | None
+    certified: MeasureOut | None
+    group_target: MeasureOut | None
+
+
+class IndicatorOut(BaseModel):
+    id: str
+    label: str
+    measure: MeasureOut
+
+
+class ReportOut(BaseModel):
+    commune: str
+    period_from: date
+    period_to: date
+    year: int
+    generated_at: datetime
+    village: str | None
+    core_courses: list[str]
+    indicators: list[IndicatorOut]
+    villages: list[RowOut]
+    groups: list[RowOut]
+    total: RowOut
