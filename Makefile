@@ -38,7 +38,7 @@ migrate: $(STAMP)
 # Re-extract UI strings from the code and merge them into every catalog.
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --omit-header -o bot/locale/messages.pot .
-	$(BIN)/pybabel update -i bot/locale/messages.pot -d bot/locale --no-location --width 100
+	$(BIN)/pybabel update -i bot/locale/messages.pot -d bot/locale --width 100 --no-fuzzy-matching
 
 # Re-pin after changing dependencies in pyproject.toml.
 lock:

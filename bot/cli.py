@@ -124,6 +124,65 @@ def cmd_unanswered(settings: Settings, args) -> None:
         print(f"{row.count:5d}  {row.last_seen:%Y-%m-%d}  {row.text}")
 
 
+def _database(settings: Settings):
+    """The migrated database, with villages and targets seeded from knowledge/."""
+    from bot.db import make_engine, make_sessionmaker, migrate
+    from bot.reference import seed_reference_data
+
+    migrate(settings.database_url)
+    sessions = make_sessionmaker(make_engine(settings.database_url))
+    seed_reference_data(sessions, load_content(settings))
+    return sessions
+
+
+def cmd_create_token(settings: Settings, args) -> None:
+    from admin_api.deps import hash_token, new_token
+    from bot.models import AdminToken, AuditEntry, Village
+
+    if (args.role == "village") != bool(args.village):
+        print("error: --village ID is needed with --role village, and only then", file=sys.stderr)
+        raise SystemExit(2)
+    with _database(settings)() as session:
+        if args.village and session.get(Village, args.village) is None:
+            print(f"error: no village {args.village!r} (see GET /api/v1/villages)", file=sys.stderr)
+            raise SystemExit(2)
+        token = new_token()
+        row = AdminToken(name=args.name, token_hash=hash_token(token), role=args.role, village_id=args.village)
+        session.add(row)
+        session.flush()
+        session.add(AuditEntry(actor="command line", action="token.create", subject=f"token {row.id}",
+                               detail={"role": args.role, "village": args.village}))
+        session.commit()
+        print(f"token {row.id} ({args.role}{', ' + args.village if args.village else ''}) created.")
+        print("Give it to its holder now; it is stored hashed and cannot be shown again:")
+        print(token)
+
+
+def cmd_list_tokens(settings: Settings, args) -> None:
+    from sqlalchemy import select
+
+    from bot.models import AdminToken
+
+    with _database(settings)() as session:
+        for t in session.scalars(select(AdminToken).order_by(AdminToken.id)):
+            state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "active"
+            print(f"{t.id:4d}  {t.role:8s} {t.village_id or '-':24s} {state:18s} {t.name}")
+
+
+def cmd_revoke_token(settings: Settings, args) -> None:
+    from bot.models import AdminToken, AuditEntry, utcnow
+
+    with _database(settings)() as session:
+        token = session.get(AdminToken, args.id)
+        if token is None:
+            print(f"error: no token {args.id}", file=sys.stderr)
+            raise SystemExit(2)
+        token.revoked_at = token.revoked_at or utcnow()
+        session.add(AuditEntry(actor="command line", action="token.revoke", subject=f"token {token.id}"))
+        session.commit()
+        print(f"token {token.id} revoked")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="hocvuso", description="The digital-skills assistant of the commune")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -145,6 +204,17 @@ def main(argv: list[str] | None = None) -> None:
     unanswered = sub.add_parser("unanswered", help="the questions the bot could not answer, most asked first")
     unanswered.add_argument("--limit", type=int, default=30)
     unanswered.set_defaults(func=cmd_unanswered)
+    admin = sub.add_parser("admin", help="admin API tokens")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True)
+    create = admin_sub.add_parser("create-token", help="make a token for the admin API (printed once)")
+    create.add_argument("--role", choices=("admin", "village", "viewer"), required=True)
+    create.add_argument("--village", help="the village id, for --role village")
+    create.add_argument("--name", default="", help="who holds it, for the audit log (e.g. 'Trưởng bản A')")
+    create.set_defaults(func=cmd_create_token)
+    admin_sub.add_parser("list-tokens", help="tokens and their roles").set_defaults(func=cmd_list_tokens)
+    revoke = admin_sub.add_parser("revoke-token", help="stop a token from working")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(func=cmd_revoke_token)
     args = parser.parse_args(argv)
 
     settings = load_settings()

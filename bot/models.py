@@ -249,8 +249,9 @@ class OutboxMessage(Base):
     broadcast_id: Mapped[int | None] = mapped_column(
         ForeignKey("broadcasts.id", ondelete="CASCADE"), index=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), index=True)
-    text: Mapped[str] = mapped_column(Text)
-    courses: Mapped[list] = mapped_column(JSON, default=list)
+    # A broadcast's rows leave these empty: the text is read from the broadcast, not copied per resident.
+    text: Mapped[str | None] = mapped_column(Text)
+    courses: Mapped[list | None] = mapped_column(JSON)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(12), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -36,7 +36,7 @@ async def bot_commands(app: Application) -> None:
     _ = translator("vi")
     await app.bot.set_my_commands([
         ("start", _("Start")), ("menu", _("Choose a lesson")), ("hoctiep", _("Continue learning")),
-        ("tiendo", _("My progress")), ("trogiup", _("Help")), ("ngonngu", _("Language")),
+        ("tiendo", _("My progress")), ("trogiup", _("Help")), ("ngonngu", _("Language")), ("sukien", _("Events")),
         ("xoadulieu", _("Delete my data")),
     ])
 
@@ -101,7 +101,7 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        scheduler = build_scheduler(assistant.sessions, settings.timezone)
+        scheduler = build_scheduler(assistant.sessions, settings.timezone, assistant.knowledge, settings.quiet)
         scheduler.start()
         task = None
         if telegram_app is not None:

@@ -23,7 +23,7 @@ from docx.shared import Cm, Pt
 from docx.table import Table, _Cell
 
 from admin_api.reports.model import Measure, Report, Row
-from admin_api.reports.xlsx import Labels, context, label, met_label, moment, scope
+from admin_api.reports.xlsx import Labels, context, label, met_label, scope
 
 FONT = "Times New Roman"
 BODY_SIZE = Pt(13)
@@ -62,9 +62,9 @@ def official_date_parts(report: Report, tz: tzinfo | None) -> dict[str, str]:
 
 # --- the narrative -------------------------------------------------------------------------------
 
-def narrative(report: Report, labels: Labels | None) -> list[str]:
+def narrative(report: Report, labels: Labels | None, tz: tzinfo | None = None) -> list[str]:
     """Paragraphs restating the report's figures: usage, indicators met or not, missing bases."""
-    values = context(report, labels)
+    values = context(report, labels, tz)
     paragraphs: list[str] = []
 
     total = report.total
@@ -122,7 +122,7 @@ def _setup(doc: Any) -> None:
         fonts.set(qn(attr), FONT)
     lang = OxmlElement("w:lang")
     lang.set(qn("w:val"), "vi-VN")
-    normal.element.get_or_add_rPr().append(lang)
+    normal.element.get_or_add_rPr().insert_element_before(lang, "w:eastAsianLayout", "w:specVanish", "w:oMath")
     normal.paragraph_format.space_before = Pt(0)
     normal.paragraph_format.space_after = Pt(6)
     normal.paragraph_format.line_spacing = 1.15
@@ -134,7 +134,7 @@ def _paragraph(container: Any, text: str = "", *, bold: bool = False, italic: bo
     paragraph = container.add_paragraph()
     if text:
         run = paragraph.add_run(text)
-        run.bold, run.italic, run.underline = bold, italic, underline
+        run.bold, run.italic, run.underline = bold or None, italic or None, underline or None
         if size is not None:
             run.font.size = size
     if align is not None:
@@ -162,7 +162,7 @@ def _cell_text(cell: _Cell, text: str, *, bold: bool = False, italic: bool = Fal
         paragraph.paragraph_format.line_spacing = 1.0
         if line:
             run = paragraph.add_run(line)
-            run.bold, run.italic, run.underline = bold, italic, underline
+            run.bold, run.italic, run.underline = bold or None, italic or None, underline or None
             run.font.size = size
 
 
@@ -184,7 +184,10 @@ def _repeat_as_header(row: Any) -> None:
 
 
 def _widths(table: Table, widths_cm: list[float]) -> None:
+    """Fixed column widths, in the grid (what Word and LibreOffice lay out) and in every cell."""
     table.autofit = False
+    for column, width in zip(table.columns, widths_cm):
+        column.width = Cm(width)
     for row in table.rows:
         for cell, width in zip(row.cells, widths_cm):
             cell.width = Cm(width)
@@ -194,6 +197,7 @@ def _layout_table(doc: Any, widths_cm: list[float]) -> Table:
     table = doc.add_table(rows=0, cols=len(widths_cm))
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     _no_borders(table)
+    _widths(table, widths_cm)             # rows added later take the grid's widths
     return table
 
 
@@ -284,17 +288,17 @@ def render_docx(report: Report, labels: dict[str, str], tz: tzinfo | None = None
     doc.core_properties.title = label(labels, "report_subtitle", **values)
 
     def t(key: str, **more: Any) -> str:
-        return label(labels, key, **values, **more)
+        return label(labels, key, **{**values, **more})
 
     # Header: the issuer on the left, the national motto on the right; number and date below.
     header = _layout_table(doc, [6.5, 9.5])
     top, bottom = header.add_row().cells, header.add_row().cells
-    _widths(header, [6.5, 9.5])
     _cell_text(top[0], f"{t('issuer_line1')}\n{t('issuer_line2')}", bold=True, size=Pt(13))
     _cell_text(top[1], t("nation_line1"), bold=True, size=Pt(12))
     motto = top[1].add_paragraph()
     motto.alignment = CENTER
     motto.paragraph_format.space_after = Pt(0)
+    motto.paragraph_format.line_spacing = 1.0
     run = motto.add_run(t("nation_line2"))
     run.bold, run.underline, run.font.size = True, True, Pt(13)
     _cell_text(bottom[0], t("doc_number"), size=Pt(13))
@@ -311,7 +315,7 @@ def render_docx(report: Report, labels: dict[str, str], tz: tzinfo | None = None
 
     # What the figures say.
     _paragraph(doc, t("intro"), align=JUSTIFY, indent=True)
-    for text in narrative(report, labels):
+    for text in narrative(report, labels, tz):
         _paragraph(doc, text, align=JUSTIFY, indent=True)
 
     # I. Indicators.
@@ -360,13 +364,11 @@ def render_docx(report: Report, labels: dict[str, str], tz: tzinfo | None = None
         Col(t("sub_met"), _measure_part("group_target", "met", labels), 1.4, target),
     ], report.groups)
 
-    _paragraph(doc, t("generated_note", generated_at=moment(report.generated_at, tz)),
-               italic=True, size=Pt(11), align=JUSTIFY)
+    _paragraph(doc, t("generated_note"), italic=True, size=Pt(11), align=JUSTIFY)
 
     # Recipients and signature.
     signature = _layout_table(doc, [7.0, 9.0])
     cells = signature.add_row().cells
-    _widths(signature, [7.0, 9.0])
     _cell_text(cells[0], t("recipients_title"), bold=True, italic=True, size=Pt(12), align=LEFT)
     for line in t("recipients").split("\n"):
         p = cells[0].add_paragraph()

@@ -15,8 +15,10 @@ from bot.content.schema import (
     FaqEntry,
     FaqFile,
     Glossary,
+    Events,
     Knowledge,
     Plan,
+    ReportLabels,
     LanguagePack,
     Languages,
     Profile,
@@ -98,6 +100,7 @@ def load_knowledge(root: Path) -> Knowledge:
     spelling = c.parse(root / "spelling.yaml", Spelling) or Spelling()
     languages = c.parse(root / "languages.yaml", Languages)
     plan = c.parse(root / "targets.yaml", Plan)
+    events = c.parse(root / "events.yaml", Events, required=False) or Events()
     if villages:
         _check_unique(c, root / "villages.yaml", ("villages",), [v.id for v in villages.villages], "village")
     packs: dict[str, LanguagePack] = {}
@@ -113,7 +116,7 @@ def load_knowledge(root: Path) -> Knowledge:
                 c.add(root / "targets.yaml", ("core_courses", i), f"no course {course_id!r} in vi/courses")
     if c.problems:
         raise ContentError(c.problems)
-    return Knowledge(villages=villages.villages, plan=plan, languages=packs, sources=sources.sources,
+    return Knowledge(villages=villages.villages, plan=plan, events=events, languages=packs, sources=sources.sources,
                      language_names=languages.languages)
 
 
@@ -124,6 +127,7 @@ def _load_language(c: _Collector, lang_dir: Path, sources: dict[str, str], spell
     shorthand = c.parse(lang_dir / "shorthand.yaml", Shorthand, required=False)
     stopwords = c.parse(lang_dir / "stopwords.yaml", Stopwords, required=False)
     smalltalk = c.parse(lang_dir / "smalltalk.yaml", Smalltalk, required=False) or Smalltalk()
+    report = c.parse(lang_dir / "report.yaml", ReportLabels, required=False)
     courses: dict[str, Course] = {}
     course_files = sorted((lang_dir / "courses").glob("*.yaml"))
     if not course_files:
@@ -167,6 +171,7 @@ def _load_language(c: _Collector, lang_dir: Path, sources: dict[str, str], spell
         return None
     pack = LanguagePack(code=lang_dir.name, courses=courses, profile=profile, assistant=assistant,
                         faq=faq, glossary=glossary, smalltalk=smalltalk,
+                        report_labels=report.labels if report else {},
                         shorthand=shorthand.root if shorthand else {},
                         stopwords=frozenset(stopwords.words) if stopwords else frozenset())
     pack.notes = _glossary_notes(c, lang_dir / "glossary.yaml", pack)

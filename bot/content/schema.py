@@ -134,6 +134,23 @@ class Plan(Strict):
         return self
 
 
+class YearlyEvent(Strict):
+    key: Slug
+    title: Annotated[Text, StringConstraints(max_length=200)]
+    month: int = Field(ge=1, le=12)
+    day: int = Field(ge=1, le=31)
+    time: Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+    description: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class ReportLabels(Strict):
+    labels: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")], str]
+
+
+class Events(Strict):
+    yearly: list[YearlyEvent] = Field(default_factory=list)
+
+
 FaqId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 
 
@@ -221,6 +238,7 @@ class LanguagePack:
     shorthand: dict[str, str] = field(default_factory=dict)
     stopwords: frozenset[str] = frozenset()
     smalltalk: Smalltalk = field(default_factory=Smalltalk)
+    report_labels: dict[str, str] = field(default_factory=dict)   # report.yaml: the periodic report's wording
     # (course id, step index) → glossary lines shown under that step: where a term first appears.
     notes: dict[tuple[str, int], list[str]] = field(default_factory=dict)
 
@@ -233,6 +251,7 @@ class LanguagePack:
 class Knowledge:
     villages: list[Village]
     plan: Plan | None = None
+    events: Events | None = None
     languages: dict[str, LanguagePack] = field(default_factory=dict)
     default_language: str = "vi"
     sources: dict[str, str] = field(default_factory=dict)

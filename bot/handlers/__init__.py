@@ -5,7 +5,7 @@ colon-separated and names its target, so replaying a button is harmless.
 """
 from __future__ import annotations
 
-from bot.handlers import account, ask, course, language, menu, profile, quiz, start
+from bot.handlers import account, ask, course, events, language, menu, profile, quiz, start
 
 COMMANDS = {
     "start": start.greet,
@@ -17,6 +17,7 @@ COMMANDS = {
     "hoso": profile.start_profile,
     "xoadulieu": account.ask_delete,
     "ngonngu": language.ask_language,
+    "sukien": events.show_events,
 }
 
 BUTTONS = {
@@ -36,4 +37,6 @@ BUTTONS = {
     "x": account.confirm_delete,
     "l": language.choose_language,
     "f": ask.show_faq,
+    "ev": events.toggle_reminders,
+    "cert": account.report_certified,
 }

@@ -1,12 +1,13 @@
 """/tiendo (progress), /trogiup (help) and /xoadulieu (delete everything, after a confirm)."""
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from bot.handlers.menu import menu_reply, resume_target
 from bot.handlers.quiz import completed_courses
 from bot.handlers.turn import Turn
-from bot.models import Completion, Progress, QuizAnswer, QuizAttempt, Resident
+from bot.models import Progress
+from bot.privacy import forget_resident
 from bot.replies import Button, Reply
 
 
@@ -47,6 +48,12 @@ def show_progress(turn: Turn, args=None) -> list[Reply]:
         buttons.append([Button(_("▶️ Start"), f"o:{next_course.id}")])
     else:
         lines.append(_("You have completed every course. 🎉 Help a neighbour learn too!"))
+    if turn.resident.certified_at is not None:
+        lines.append(_("🎖 You told me you are certified on VNeID (on {date}).").format(
+            date=turn.format_date(turn.resident.certified_at)))
+        buttons.append([Button(_("↩️ I am not certified yet"), "cert:0")])
+    else:
+        buttons.append([Button(_("🎖 I am certified on VNeID"), "cert:1")])
     buttons.append([Button(_("🏠 Menu"), "m")])
     return [Reply("\n".join(lines), buttons, edit=edit)]
 
@@ -60,6 +67,7 @@ def show_help(turn: Turn, args=None) -> list[Reply]:
              "/tiendo: see your progress\n"
              "/hoso: change your village, group and age band\n"
              "/ngonngu: change the language\n"
+             "/sukien: upcoming events and reminders\n"
              "/xoadulieu: delete all your data\n"
              "/trogiup: this help\n\n"
              "Tap the buttons under each message; you do not need to type.\n"
@@ -91,12 +99,18 @@ def confirm_delete(turn: Turn, args: list[str]) -> list[Reply]:
 
 def delete_everything(turn: Turn) -> None:
     """Remove every row about the resident, without relying on the database's cascades."""
-    rid = turn.resident.id
-    attempts = select(QuizAttempt.id).where(QuizAttempt.resident_id == rid).scalar_subquery()
-    session = turn.session
-    session.execute(delete(QuizAnswer).where(QuizAnswer.attempt_id.in_(attempts)))
-    for table in (QuizAttempt, Completion, Progress):
-        session.execute(delete(table).where(table.resident_id == rid))
-    session.execute(delete(Resident).where(Resident.id == rid))
-    session.expunge(turn.resident)
+    forget_resident(turn.session, turn.resident.id)
+    turn.session.expunge(turn.resident)
     turn.resident = None
+
+
+def report_certified(turn: Turn, args: list[str]) -> list[Reply]:
+    """The resident says they have (cert:1) or have not (cert:0) been certified on VNeID /
+    binhdanhocvuso. It counts toward the plan's certification target; pressing twice is harmless."""
+    if turn.resident is not None:
+        certified = bool(args) and args[0] == "1"
+        if certified and turn.resident.certified_at is None:
+            turn.resident.certified_at = turn.now
+        elif not certified:
+            turn.resident.certified_at = None
+    return show_progress(turn, args)

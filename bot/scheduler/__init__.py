@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.content import Knowledge
+from bot.events import ensure_yearly_events, queue_announcements
 from bot.models import ProcessedUpdate
 
 log = logging.getLogger(__name__)
@@ -25,8 +28,30 @@ def prune_processed_updates(sessions: sessionmaker[Session], now: datetime | Non
     return result.rowcount
 
 
-def build_scheduler(sessions: sessionmaker[Session], timezone_name: str) -> AsyncIOScheduler:
+def event_jobs(sessions: sessionmaker[Session], knowledge: Knowledge, timezone_name: str,
+               quiet: tuple[time, time], now: datetime | None = None) -> int:
+    """Make the yearly events (10/10) and queue the announcements that are due; returns rows queued."""
+    tz = ZoneInfo(timezone_name)
+    now = now or datetime.now(timezone.utc)
+    with sessions() as session:
+        ensure_yearly_events(session, knowledge, tz, now.astimezone(tz).date())
+        queued = queue_announcements(session, now, tz, quiet)
+    if queued:
+        log.info("queued %d event announcements", queued)
+    return queued
+
+
+def build_scheduler(sessions: sessionmaker[Session], timezone_name: str, knowledge: Knowledge | None = None,
+                    quiet: tuple[time, time] = (time(21), time(7))) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=timezone_name)
+    if knowledge is not None:
+        async def events() -> None:
+            await asyncio.to_thread(event_jobs, sessions, knowledge, timezone_name, quiet)
+
+        # Every 10 minutes, and once at start-up: schedules come from the database, so a
+        # restart loses nothing, and a late run still queues what is due.
+        scheduler.add_job(events, "interval", minutes=10, id="events", replace_existing=True, coalesce=True,
+                          max_instances=1, next_run_time=datetime.now(timezone.utc) + timedelta(seconds=5))
 
     async def prune() -> None:
         await asyncio.to_thread(prune_processed_updates, sessions)

@@ -1,0 +1,337 @@
+"""The periodic report's XLSX and DOCX renderers, on a small report built by hand.
+
+All words come from knowledge/vi/report.yaml, so the assertions look them up there too.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from io import BytesIO
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import docx
+import openpyxl
+import pytest
+import yaml
+
+from admin_api.reports.docx import narrative, render_docx
+from admin_api.reports.model import Indicator, Measure, Report, Row
+from admin_api.reports.xlsx import label, render_xlsx, sheet_name
+
+REPO = Path(__file__).resolve().parents[1]
+LABELS_FILE = REPO / "knowledge" / "vi" / "report.yaml"
+DASH = "\u2014"
+
+
+@pytest.fixture(scope="module")
+def labels() -> dict[str, str]:
+    return yaml.safe_load(LABELS_FILE.read_text(encoding="utf-8"))["labels"]
+
+
+def make_report(village_filter: str | None = None) -> Report:
+    na_lo = Row("ban-na-lo", "Ban Na Lo", registered=40, new_in_period=12, courses_started=55,
+                courses_completed=48, core_completed=15, adult_population=200, households=60,
+                basic_skills=Measure(14, 200, 80), certified=Measure(9, 200, 50))
+    tk1 = Row("tieu-khu-1", "Tieu khu 1", registered=25, new_in_period=5, courses_started=20,
+              courses_completed=18, core_completed=6, adult_population=None, households=None,
+              basic_skills=Measure(5, None, 80), certified=Measure(2, None, 50))
+    total = Row(None, "Thuan Chau", registered=65, new_in_period=17, courses_started=75,
+                courses_completed=66, core_completed=21, adult_population=None, households=None,
+                basic_skills=Measure(19, None, 80), certified=Measure(11, None, 50))
+    officials = Row("can-bo", "Can bo cong chuc", registered=10, new_in_period=2, courses_started=12,
+                    courses_completed=11, core_completed=8, group_target=Measure(8, 10, 80))
+    residents = Row("nguoi-dan", "Nguoi dan", registered=55, new_in_period=15, courses_started=63,
+                    courses_completed=55, core_completed=13)
+    return Report(
+        commune="Thuan Chau", period_from=date(2025, 7, 1), period_to=date(2025, 9, 30), year=2025,
+        generated_at=datetime(2025, 10, 1, 1, 30, tzinfo=timezone.utc), village_filter=village_filter,
+        core_courses=["vneid", "an-toan-mang", "thanh-toan-so"],
+        indicators=[
+            Indicator("ky-nang-so-co-ban", "Adults with basic digital skills", Measure(19, None, 80)),
+            Indicator("can-bo", "Officials trained", Measure(8, 10, 80)),
+            Indicator("hoc-sinh", "Pupils trained", Measure(3, 12, 100)),
+        ],
+        villages=[na_lo, tk1], groups=[officials, residents], total=total)
+
+
+def open_xlsx(data: bytes) -> openpyxl.Workbook:
+    return openpyxl.load_workbook(BytesIO(data))
+
+
+def open_docx(data: bytes):
+    return docx.Document(BytesIO(data))
+
+
+def header_index(ws, labels, key: str, year: int = 2025) -> int:
+    """1-based column of the header labelled ``key`` on row 2."""
+    wanted = label(labels, key, year=year)
+    headers = [c.value for c in ws[2]]
+    assert wanted in headers, (wanted, headers)
+    return headers.index(wanted) + 1
+
+
+def row_named(ws, name: str) -> int:
+    rows = [r for r in range(3, ws.max_row + 1) if ws.cell(r, 1).value == name]
+    assert len(rows) == 1, (name, [ws.cell(r, 1).value for r in range(1, ws.max_row + 1)])
+    return rows[0]
+
+
+def table_with_header(document, text: str):
+    found = [t for t in document.tables if any(c.text == text for c in t.rows[0].cells)]
+    assert len(found) == 1, text
+    return found[0]
+
+
+def data_row(table, name: str) -> list[str]:
+    rows = [[c.text for c in row.cells] for row in table.rows if row.cells[1].text == name]
+    assert len(rows) == 1, (name, [[c.text for c in row.cells] for row in table.rows])
+    return rows[0]
+
+
+# --- the labels file -------------------------------------------------------------------------------
+
+class RecordingLabels(dict):
+    """The labels, noting every key a renderer asks for."""
+
+    def __init__(self, data):
+        super().__init__(data)
+        self.asked: set[str] = set()
+
+    def get(self, key, default=None):
+        self.asked.add(key)
+        return super().get(key, default)
+
+
+def test_every_label_the_renderers_use_is_in_the_content_file(labels):
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", k) for k in labels), sorted(labels)
+    assert all(isinstance(v, str) and v for v in labels.values())
+    recorder = RecordingLabels(labels)
+    render_xlsx(make_report(village_filter="ban-na-lo"), recorder)
+    render_docx(make_report(village_filter="ban-na-lo"), recorder)
+    assert {"sheet_indicators", "col_registered", "narrative_usage", "issuer_line1"} <= recorder.asked
+    assert recorder.asked <= set(labels), sorted(recorder.asked - set(labels))
+    assert {"no_village", "no_group"} <= set(labels)        # used by reports.progress
+
+
+def test_label_falls_back_to_its_key_and_never_raises_on_a_broken_template():
+    assert label({}, "col_registered") == "col_registered"
+    assert label(None, "met_yes") == "met_yes"
+    assert label({"a": "{x} and {unknown}"}, "a", x=3) == "3 and {unknown}"
+    assert label({"a": "{x"}, "a", x=3) == "{x"
+    assert label({"a": "{0} {x.real.bad}"}, "a", x=3) == "{0} {x.real.bad}"
+
+
+# --- XLSX ------------------------------------------------------------------------------------------
+
+def test_xlsx_sheets_titles_and_headers(labels):
+    wb = open_xlsx(render_xlsx(make_report(), labels))
+    assert wb.sheetnames == [labels["sheet_indicators"], labels["sheet_villages"], labels["sheet_groups"]]
+    for ws in wb.worksheets:
+        title = ws["A1"].value
+        assert "Thuan Chau" in title and "01/07/2025" in title and "30/09/2025" in title
+        assert "01/10/2025 01:30" in title
+        assert ws["A1"].font.bold
+        assert all(c.font.bold for c in ws[2] if c.value is not None)
+        assert ws.freeze_panes == "B3"
+        assert all(ws.column_dimensions[letter].width >= 8 for letter in "ABCDEF")
+        for row in ws.iter_rows(min_row=2):
+            for cell in row:
+                assert cell.value != DASH and not (isinstance(cell.value, str) and cell.value.strip() == DASH)
+    villages = wb[labels["sheet_villages"]]
+    assert villages.cell(2, 1).value == labels["col_village"]
+    assert villages.cell(2, 2).value == labels["col_registered"]
+
+
+def test_xlsx_villages_figures_total_and_unknown_percent(labels):
+    ws = open_xlsx(render_xlsx(make_report(), labels))[labels["sheet_villages"]]
+    registered = header_index(ws, labels, "col_registered")
+    population = header_index(ws, labels, "col_adult_population")
+    households = header_index(ws, labels, "col_households")
+    basic_count = header_index(ws, labels, "col_basic_skills_count")
+    basic_percent = header_index(ws, labels, "col_basic_skills_percent")
+    basic_target = header_index(ws, labels, "col_basic_skills_target")
+    certified_percent = header_index(ws, labels, "col_certified_percent")
+
+    na_lo = row_named(ws, "Ban Na Lo")
+    assert ws.cell(na_lo, registered).value == 40
+    assert ws.cell(na_lo, population).value == 200
+    assert ws.cell(na_lo, households).value == 60
+    assert ws.cell(na_lo, basic_count).value == 14
+    assert ws.cell(na_lo, basic_percent).value == pytest.approx(7.0)
+    assert ws.cell(na_lo, basic_percent).number_format == "0.0"
+    assert ws.cell(na_lo, certified_percent).value == pytest.approx(4.5)
+    assert ws.cell(na_lo, basic_target).value == 80
+
+    tk1 = row_named(ws, "Tieu khu 1")
+    assert ws.cell(tk1, registered).value == 25
+    assert ws.cell(tk1, basic_count).value == 5
+    assert ws.cell(tk1, population).value is None
+    assert ws.cell(tk1, basic_percent).value is None
+    assert ws.cell(tk1, certified_percent).value is None
+
+    total = row_named(ws, labels["total_row"])
+    assert total == ws.max_row == 5                       # title, header, 2 villages, total
+    assert ws.cell(total, registered).value == 65
+    assert ws.cell(total, header_index(ws, labels, "col_core_completed")).value == 21
+    assert ws.cell(total, basic_count).value == 19
+    assert ws.cell(total, basic_percent).value is None
+    assert ws.cell(total, registered).font.bold
+
+
+def test_xlsx_indicators_and_groups(labels):
+    wb = open_xlsx(render_xlsx(make_report(), labels))
+    ws = wb[labels["sheet_indicators"]]
+    count, base = header_index(ws, labels, "col_count"), header_index(ws, labels, "col_base")
+    pct, target = header_index(ws, labels, "col_percent"), header_index(ws, labels, "col_target")
+    met = header_index(ws, labels, "col_met")
+    officials = row_named(ws, "Officials trained")
+    assert [ws.cell(officials, c).value for c in (count, base, pct, target, met)] == [8, 10, 80.0, 80,
+                                                                                       labels["met_yes"]]
+    pupils = row_named(ws, "Pupils trained")
+    assert ws.cell(pupils, pct).value == pytest.approx(25.0)
+    assert ws.cell(pupils, met).value == labels["met_no"]
+    adults = row_named(ws, "Adults with basic digital skills")
+    assert ws.cell(adults, count).value == 19
+    assert ws.cell(adults, base).value is None and ws.cell(adults, pct).value is None
+    assert ws.cell(adults, met).value == labels["met_unknown"]
+
+    ws = wb[labels["sheet_groups"]]
+    assert ws.max_row == 4                                # title, header, 2 groups
+    g_count = header_index(ws, labels, "col_group_target_count")
+    g_base = header_index(ws, labels, "col_group_target_base")
+    g_pct = header_index(ws, labels, "col_group_target_percent")
+    g_target = header_index(ws, labels, "col_group_target_target")
+    officials = row_named(ws, "Can bo cong chuc")
+    assert ws.cell(officials, header_index(ws, labels, "col_registered")).value == 10
+    assert ws.cell(officials, header_index(ws, labels, "col_core_completed")).value == 8
+    assert [ws.cell(officials, c).value for c in (g_count, g_base, g_pct, g_target)] == [8, 10, 80.0, 80]
+    residents = row_named(ws, "Nguoi dan")
+    assert ws.cell(residents, header_index(ws, labels, "col_new_in_period")).value == 15
+    assert [ws.cell(residents, c).value for c in (g_count, g_base, g_pct, g_target)] == [None] * 4
+    assert ws.cell(residents, header_index(ws, labels, "col_met")).value is None
+
+
+def test_xlsx_sheet_names_are_made_valid(labels):
+    bad = dict(labels, sheet_indicators="Chi tieu: [2025/2026] *?\\ " + "x" * 40,
+               sheet_villages="'Nhom'", sheet_groups="Nhom")
+    names = open_xlsx(render_xlsx(make_report(), bad)).sheetnames
+    assert len(names) == 3 and len({n.casefold() for n in names}) == 3
+    for name in names:
+        assert 0 < len(name) <= 31 and not set(name) & set("[]:*?/\\") and name[0] != "'" and name[-1] != "'"
+    assert names[0].startswith("Chi tieu")
+    assert names[1] == "Nhom" and names[2] == "Nhom (2)"
+    assert sheet_name("History", set()) != "History"
+
+
+def test_xlsx_with_no_labels_shows_keys_and_still_renders():
+    wb = open_xlsx(render_xlsx(make_report(), {}))
+    assert wb.sheetnames == ["sheet_indicators", "sheet_villages", "sheet_groups"]
+    ws = wb["sheet_villages"]
+    assert ws.cell(2, 2).value == "col_registered"
+    assert ws.cell(row_named(ws, "total_row"), 2).value == 65
+
+
+def test_xlsx_generation_time_in_the_given_zone_and_village_scope(labels):
+    report = make_report(village_filter="ban-na-lo")
+    title = open_xlsx(render_xlsx(report, labels, tz=ZoneInfo("Asia/Ho_Chi_Minh"))).worksheets[0]["A1"].value
+    assert "01/10/2025 08:30" in title and "UTC" not in title
+    assert label(labels, "scope_village", village="Ban Na Lo") in title
+
+
+# --- DOCX ------------------------------------------------------------------------------------------
+
+def test_docx_header_block_title_and_sections(labels):
+    document = open_docx(render_docx(make_report(), labels, tz=ZoneInfo("Asia/Ho_Chi_Minh")))
+    header = document.tables[0]
+    assert len(header.columns) == 2
+    left, right = header.cell(0, 0).text, header.cell(0, 1).text
+    assert labels["issuer_line1"] in left and "THUAN CHAU" in left
+    assert labels["nation_line1"] in right and labels["nation_line2"] in right
+    borders = header._tbl.tblPr.find(docx.oxml.ns.qn("w:tblBorders"))
+    assert borders is not None
+    assert {b.get(docx.oxml.ns.qn("w:val")) for b in borders} == {"nil"}
+    assert header.cell(1, 1).text == label(labels, "place_date", day="01", month="10", year="2025")
+
+    texts = [p.text for p in document.paragraphs]
+    for key in ("report_title", "report_subtitle", "section_indicators", "section_villages", "section_groups"):
+        assert labels[key] in texts, key
+    assert texts.index(labels["section_indicators"]) < texts.index(labels["section_villages"]) \
+        < texts.index(labels["section_groups"])
+    assert label(labels, "report_period", period_from="01/07/2025", period_to="30/09/2025") in texts
+
+
+def test_docx_tables_hold_the_figures(labels):
+    document = open_docx(render_docx(make_report(), labels))
+    dec = labels["decimal_separator"]
+
+    indicators = table_with_header(document, labels["col_indicator"])
+    assert data_row(indicators, "Officials trained") == ["2", "Officials trained", "8", "10", f"80{dec}0", "80",
+                                                         labels["met_yes"]]
+    assert data_row(indicators, "Pupils trained")[4:] == [f"25{dec}0", "100", labels["met_no"]]
+    assert data_row(indicators, "Adults with basic digital skills")[2:] == ["19", "", "", "80",
+                                                                           labels["met_unknown"]]
+
+    villages = table_with_header(document, labels["col_village"])
+    assert villages.rows[0].cells[6].text == labels["head_basic_skills"]
+    assert villages.rows[1].cells[6].text == labels["sub_count"]
+    #          TT   name         reg   new   core  adults  basic n, %     certified n, %
+    assert data_row(villages, "Ban Na Lo") == ["1", "Ban Na Lo", "40", "12", "15", "200", "14", f"7{dec}0",
+                                               "9", f"4{dec}5"]
+    assert data_row(villages, "Tieu khu 1") == ["2", "Tieu khu 1", "25", "5", "6", "", "5", "", "2", ""]
+    total = data_row(villages, labels["total_row"])
+    assert total == ["", labels["total_row"], "65", "17", "21", "", "19", "", "11", ""]
+    assert villages.rows[-1].cells[2].paragraphs[0].runs[0].bold
+
+    groups = table_with_header(document, labels["col_group"])
+    #              TT   name                 reg   new  start  done  core  %          target  met
+    assert data_row(groups, "Can bo cong chuc") == ["1", "Can bo cong chuc", "10", "2", "12", "11", "8",
+                                                    f"80{dec}0", "80", labels["met_yes"]]
+    assert data_row(groups, "Nguoi dan") == ["2", "Nguoi dan", "55", "15", "63", "55", "13", "", "", ""]
+    assert len(groups.rows) == 4                          # two header rows, two groups
+
+    for table in document.tables:
+        assert all(DASH not in cell.text for row in table.rows for cell in row.cells)
+
+
+def test_docx_narrative_restates_the_figures(labels):
+    report = make_report()
+    paragraphs = narrative(report, labels)
+    text = " ".join(paragraphs)
+    assert label(labels, "narrative_usage", period_to="30/09/2025", registered="65", new_in_period="17") in text
+    assert label(labels, "narrative_courses", courses_started="75", courses_completed="66") in text
+    assert label(labels, "narrative_core", core_completed="21", core_count=3) in text
+    dec = labels["decimal_separator"]
+    assert label(labels, "narrative_met", items=label(labels, "item_with_target", label="Officials trained",
+                                                      percent=f"80{dec}0", target=80)) in text
+    assert label(labels, "narrative_not_met", items=label(labels, "item_with_target", label="Pupils trained",
+                                                          percent=f"25{dec}0", target=100)) in text
+    assert label(labels, "narrative_no_percent", items=label(labels, "item_count",
+                                                             label="Adults with basic digital skills",
+                                                             count="19")) in text
+    assert label(labels, "narrative_no_population", villages="Tieu khu 1") in text
+    assert "Ban Na Lo" not in text
+
+    document_text = "\n".join(p.text for p in open_docx(render_docx(report, labels)).paragraphs)
+    assert all(p in document_text for p in paragraphs)
+    assert label(labels, "intro", commune="Thuan Chau", period_from="01/07/2025", period_to="30/09/2025") \
+        in document_text
+
+
+def test_docx_narrative_without_missing_populations_or_targets(labels):
+    report = make_report()
+    report.villages = report.villages[:1]
+    report.indicators = report.indicators[1:2]
+    text = " ".join(narrative(report, labels))
+    assert "Tieu khu 1" not in text
+    assert label(labels, "narrative_no_population", villages="")[:20] not in text
+    assert label(labels, "narrative_not_met", items="")[:15] not in text
+    assert "Officials trained" in text
+
+
+def test_docx_with_no_labels_shows_keys_and_still_renders():
+    document = open_docx(render_docx(make_report(), {}))
+    texts = [p.text for p in document.paragraphs]
+    assert "section_villages" in texts and "report_title" in texts
+    villages = table_with_header(document, "col_village")
+    assert data_row(villages, "total_row")[2] == "65"
