@@ -2,7 +2,13 @@
 from fastapi import APIRouter
 
 from admin_api.routers import broadcasts, events, reports, residents, stats, targets, unanswered, villages
+from admin_api.schemas import ErrorOut
 
-router = APIRouter(prefix="/api/v1")
+# Every 4xx is the same JSON shape (admin_api/errors.py); documented once for all routes.
+ERRORS = {status: {"model": ErrorOut, "description": description} for status, description in (
+    (400, "The body could not be parsed"), (401, "Missing or wrong token"), (403, "Outside the token's role or village"), (404, "Not found"),
+    (409, "Conflicts with the current state"), (422, "Invalid input: error.field names the field"))}
+
+router = APIRouter(prefix="/api/v1", responses=ERRORS)
 for module in (reports, broadcasts, events, residents, villages, targets, unanswered, stats):
     router.include_router(module.router)

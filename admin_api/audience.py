@@ -19,7 +19,7 @@ def check_audience(session: Session, knowledge: Knowledge, audience: Audience) -
         if audience.villages else set(),
         "groups": {g.id for g in pack.profile.groups},
         "age_bands": {b.id for b in pack.profile.age_bands},
-        "languages": set(knowledge.languages),
+        "languages": {language.code for language in knowledge.language_names} | set(knowledge.languages),
         "completed": set(pack.courses),
         "not_completed": set(pack.courses),
     }

@@ -52,7 +52,7 @@ def install(app: FastAPI) -> None:
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         first = errors[0] if errors else {"loc": ("body",), "type": "value_error", "msg": ""}
-        field = field_name(first["loc"])
+        field = "body" if first["type"] == "json_invalid" else field_name(first["loc"])
         if first["type"] == "missing":
             body = error_body(422, N_("{field} is required"), field)
         else:
@@ -65,7 +65,8 @@ def install(app: FastAPI) -> None:
         messages = {404: N_("Not found"), 405: N_("This method is not allowed here"),
                     403: N_("Forbidden"), 400: N_("Bad request"), 503: N_("Not ready yet, try again soon")}
         message = messages.get(exc.status_code, N_("Request failed"))
-        return JSONResponse(error_body(exc.status_code, message, None), exc.status_code,
+        field = "body" if exc.status_code == 400 else None  # Starlette could not parse the body
+        return JSONResponse(error_body(exc.status_code, message, field), exc.status_code,
                             headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 VillageKind = Literal["thôn", "bản", "tiểu khu", "khu vực"]
@@ -30,15 +30,15 @@ class VillageIn(Strict):
     id: Id
     name: Annotated[str, StringConstraints(min_length=1, max_length=80), AfterValidator(_not_blank)]
     kind: VillageKind
-    adult_population: int | None = Field(default=None, ge=0, le=10_000_000)
-    households: int | None = Field(default=None, ge=0, le=10_000_000)
+    adult_population: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
+    households: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
 
 
 class VillagePatch(Strict):
     name: Annotated[str, StringConstraints(min_length=1, max_length=80), AfterValidator(_not_blank)] | None = None
     kind: VillageKind | None = None
-    adult_population: int | None = Field(default=None, ge=0, le=10_000_000)
-    households: int | None = Field(default=None, ge=0, le=10_000_000)
+    adult_population: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
+    households: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
 
 
 class VillageOut(BaseModel):
@@ -51,7 +51,7 @@ class VillageOut(BaseModel):
 
 
 class TargetIn(Strict):
-    percent: int = Field(ge=0, le=100)
+    percent: StrictInt = Field(ge=0, le=100)
 
 
 class TargetOut(BaseModel):
@@ -79,7 +79,7 @@ class BroadcastIn(Strict):
     courses: list[Id] = Field(default_factory=list, max_length=3)   # buttons that open these courses
     audience: Audience = Field(default_factory=Audience)
     send_at: datetime | None = None      # without a zone: local time of the commune
-    urgent: bool = False                 # a scam alert: ignores quiet hours
+    urgent: StrictBool = False           # a scam alert: ignores quiet hours
 
 
 class BroadcastPreview(BaseModel):
@@ -218,3 +218,27 @@ class ReportOut(BaseModel):
     villages: list[RowOut]
     groups: list[RowOut]
     total: RowOut
+
+
+# --- errors --------------------------------------------------------------------------------
+
+class ErrorMessage(BaseModel):
+    vi: str
+    en: str
+
+
+class ErrorDetail(BaseModel):
+    status: int
+    field: str | None
+    message: ErrorMessage
+
+
+class ValidationItem(BaseModel):
+    loc: list[str | int]
+    type: str
+    msg: str
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+    detail: list[ValidationItem] | None = None

@@ -1,16 +1,12 @@
 """The web chat and admin API over real HTTP: uvicorn in a thread, httpx as the browser."""
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import httpx
 import pytest
-import uvicorn
 
 from bot.web import create_app
 from tests.core_helpers import TELEGRAM_TEXT_MAX
+from tests.http_helpers import serving
 
 ADMIN_TOKEN = "adm-secret-token"
 SESSION = "web-session-0123456789abcdef"
@@ -18,26 +14,8 @@ SESSION = "web-session-0123456789abcdef"
 
 @pytest.fixture
 def server(settings_for, assistant):
-    settings = settings_for(HOCVUSO_ADMIN_TOKEN=ADMIN_TOKEN)
-    app = create_app(settings, assistant)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uv.started:
-        assert thread.is_alive(), "uvicorn stopped while starting"
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=15) as client:
+    with serving(create_app(settings_for(HOCVUSO_ADMIN_TOKEN=ADMIN_TOKEN), assistant)) as client:
         yield client
-    uv.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
-    assert not thread.is_alive()
 
 
 class WebResident:

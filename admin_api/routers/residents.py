@@ -58,12 +58,13 @@ def _out(r: Resident, completed: list[str]) -> dict:
                 created_at=r.created_at, last_seen_at=r.last_seen_at, completed=completed)
 
 
-Filter = Query(default=None, max_length=64)
+def Filter():  # noqa: N802 - one Query object per parameter: FastAPI does not allow sharing one
+    return Query(default=None, max_length=64)
 
 
 @router.get("", response_model=ResidentPage)
-def list_residents(village: str | None = Filter, group: str | None = Filter, age_band: str | None = Filter,
-                   completed: str | None = Filter, q: str | None = Query(default=None, max_length=64),
+def list_residents(village: str | None = Filter(), group: str | None = Filter(), age_band: str | None = Filter(),
+                   completed: str | None = Filter(), q: str | None = Query(default=None, max_length=64),
                    limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10_000_000),
                    caller: Caller = Depends(may_read), session: Session = Depends(get_session)):
     query = _filtered(caller, village, group, age_band, completed, q)
@@ -75,8 +76,8 @@ def list_residents(village: str | None = Filter, group: str | None = Filter, age
 
 @router.get("/export.csv", response_class=Response,
             responses={200: {"content": {"text/csv": {}}, "description": "Residents as CSV"}})
-def export_residents(village: str | None = Filter, group: str | None = Filter, age_band: str | None = Filter,
-                     completed: str | None = Filter, caller: Caller = Depends(require_admin),
+def export_residents(village: str | None = Filter(), group: str | None = Filter(), age_band: str | None = Filter(),
+                     completed: str | None = Filter(), caller: Caller = Depends(require_admin),
                      session: Session = Depends(get_session)):
     query = _filtered(caller, village, group, age_band, completed, None).order_by(Resident.id)
     rows = session.scalars(query).all()
