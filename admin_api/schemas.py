@@ -6,13 +6,24 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
-Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+# Free text may hold any character but NUL, which PostgreSQL cannot store.
+NO_NUL = r"^[^\x00]*$"
 VillageKind = Literal["thôn", "bản", "tiểu khu", "khu vực"]
 
 
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be blank")
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
     return value
 
 
@@ -116,17 +127,17 @@ class BroadcastStatus(BaseModel):
 
 class EventIn(Strict):
     title: Title
-    description: Annotated[str, StringConstraints(max_length=2000)] = ""
+    description: Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_nul)] = ""
     starts_at: datetime                  # without a zone: local time of the commune
-    location: Annotated[str, StringConstraints(max_length=200)] = ""
+    location: Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_nul)] = ""
     village_id: Id | None = None         # None: the whole commune
 
 
 class EventPatch(Strict):
     title: Title | None = None
-    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    description: Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_nul)] | None = None
     starts_at: datetime | None = None
-    location: Annotated[str, StringConstraints(max_length=200)] | None = None
+    location: Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_nul)] | None = None
     village_id: Id | None = None
 
 

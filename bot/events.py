@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, cast, exists, insert, literal, or_, select
+from sqlalchemy import String, cast, exists, func, insert, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -83,7 +83,7 @@ def queue_announcements(session: Session, now: datetime, tz: ZoneInfo, quiet: tu
     An offset is due from its time until the next offset's (so a late run still sends it, but a
     resident who subscribes the day before does not get "in one week").
     """
-    queued = 0
+    before = session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "event"))
     horizon = now + timedelta(days=max(o.days_before for o in OFFSETS) + 1)
     for event in session.scalars(select(Event).where(Event.starts_at > now, Event.starts_at <= horizon)):
         dues = [_due(event, o, tz) for o in OFFSETS] + [event.starts_at]
@@ -102,9 +102,11 @@ def queue_announcements(session: Session, now: datetime, tz: ZoneInfo, quiet: tu
                         .where(EventSubscription.event_id == event.id, Resident.language == language,
                                Resident.active.is_(True),
                                ~exists().where(OutboxMessage.dedupe_key == key)))
-                result = session.execute(insert(OutboxMessage).from_select(
+                session.execute(insert(OutboxMessage).from_select(
                     ["kind", "resident_id", "text", "due_at", "status", "attempts", "dedupe_key"], rows))
-                queued += result.rowcount or 0
+    # Counted rather than read from rowcount, which not every driver reports for INSERT ... SELECT.
+    queued = session.scalar(select(func.count()).select_from(OutboxMessage)
+                            .where(OutboxMessage.kind == "event")) - before
     try:
         session.commit()
     except IntegrityError:

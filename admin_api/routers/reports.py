@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from admin_api.deps import Caller, allow, get_knowledge, get_session, get_settings, village_scope
 from admin_api.errors import ApiError
 from admin_api.reports.progress import progress_report
-from admin_api.schemas import ReportOut
+from admin_api.schemas import ID_PATTERN, ReportOut
 from bot.i18n import N_
 from bot.models import Village
 
@@ -48,7 +48,7 @@ def _json(report) -> dict:
                              "description": "The report as JSON, or as a file with format=xlsx|docx"}})
 def progress(period_from: date | None = Query(None, alias="from", description="first day, default 1 January"),
              period_to: date | None = Query(None, alias="to", description="last day (included), default today"),
-             village: str | None = Query(None, max_length=64),
+             village: str | None = Query(None, max_length=64, pattern=ID_PATTERN),
              format: Literal["json", "xlsx", "docx"] = Query("json"),
              caller: Caller = Depends(allow("admin", "village", "viewer")),
              session: Session = Depends(get_session), knowledge=Depends(get_knowledge), settings=Depends(get_settings)):

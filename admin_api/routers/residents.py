@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from admin_api.deps import Caller, allow, audit, get_knowledge, get_session, require_admin, village_scope
 from admin_api.errors import ApiError
-from admin_api.schemas import CourseProgress, ResidentDetail, ResidentOut, ResidentPage
+from admin_api.schemas import ID_PATTERN, NO_NUL, CourseProgress, ResidentDetail, ResidentOut, ResidentPage
 from bot.i18n import N_
 from bot.models import Completion, Progress, Resident
 from bot.privacy import forget_resident
@@ -59,12 +59,12 @@ def _out(r: Resident, completed: list[str]) -> dict:
 
 
 def Filter():  # noqa: N802 - one Query object per parameter: FastAPI does not allow sharing one
-    return Query(default=None, max_length=64)
+    return Query(default=None, max_length=64, pattern=ID_PATTERN)
 
 
 @router.get("", response_model=ResidentPage)
 def list_residents(village: str | None = Filter(), group: str | None = Filter(), age_band: str | None = Filter(),
-                   completed: str | None = Filter(), q: str | None = Query(default=None, max_length=64),
+                   completed: str | None = Filter(), q: str | None = Query(default=None, max_length=64, pattern=NO_NUL),
                    limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10_000_000),
                    caller: Caller = Depends(may_read), session: Session = Depends(get_session)):
     query = _filtered(caller, village, group, age_band, completed, q)

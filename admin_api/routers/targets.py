@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from admin_api.deps import Caller, allow, audit, get_knowledge, get_session, require_admin
 from admin_api.errors import ApiError
-from admin_api.schemas import TargetIn, TargetOut
+from admin_api.schemas import ID_PATTERN, TargetIn, TargetOut
 from bot.i18n import N_
 from bot.models import Target
 
@@ -23,7 +23,7 @@ def list_targets(session: Session = Depends(get_session), knowledge=Depends(get_
 
 
 @router.put("/{year}/{indicator}", response_model=TargetOut)
-def set_target(body: TargetIn, year: int = Path(ge=2020, le=2100), indicator: str = Path(max_length=64),
+def set_target(body: TargetIn, year: int = Path(ge=2020, le=2100), indicator: str = Path(max_length=64, pattern=ID_PATTERN),
                caller: Caller = Depends(require_admin), session: Session = Depends(get_session),
                knowledge=Depends(get_knowledge)):
     labels = {i.id: i.label for i in knowledge.plan.indicators}

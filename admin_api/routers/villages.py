@@ -1,13 +1,13 @@
 """Villages (thôn, bản, tiểu khu): names, kinds, adult population and households for the report."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from admin_api.deps import Caller, allow, audit, get_session, require_admin
 from admin_api.errors import ApiError
-from admin_api.schemas import VillageIn, VillageOut, VillagePatch
+from admin_api.schemas import ID_PATTERN, VillageIn, VillageOut, VillagePatch
 from bot.i18n import N_
 from bot.models import Resident, Village
 
@@ -46,7 +46,7 @@ def create_village(body: VillageIn, caller: Caller = Depends(require_admin), ses
 
 
 @router.get("/{village_id}", response_model=VillageOut)
-def read_village(village_id: str, caller: Caller = Depends(allow("admin", "village")),
+def read_village(village_id: str = Path(max_length=64, pattern=ID_PATTERN), caller: Caller = Depends(allow("admin", "village")),
                  session: Session = Depends(get_session)):
     if not caller.may_see_village(village_id):
         raise ApiError(403, N_("This token may only reach its own village"), field="village_id")
@@ -54,7 +54,7 @@ def read_village(village_id: str, caller: Caller = Depends(allow("admin", "villa
 
 
 @router.patch("/{village_id}", response_model=VillageOut)
-def update_village(village_id: str, body: VillagePatch, caller: Caller = Depends(require_admin),
+def update_village(body: VillagePatch, village_id: str = Path(max_length=64, pattern=ID_PATTERN), caller: Caller = Depends(require_admin),
                    session: Session = Depends(get_session)):
     village = _get(session, village_id)
     changes = body.model_dump(exclude_unset=True)
