@@ -28,6 +28,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_pipeline.py
 	$(BIN)/python bench/bench_qa.py
+	$(BIN)/python bench/bench_report.py
 
 check: $(STAMP)
 	$(BIN)/hocvuso content check

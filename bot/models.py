@@ -68,6 +68,10 @@ class Resident(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Self-reported: "I have been certified on VNeID / binhdanhocvuso" (counts toward the target).
     certified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reminders: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")   # /caidat
+    last_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A village official who uses the bot gets the report-deadline reminders (set by an admin).
+    official: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -251,12 +255,13 @@ class OutboxMessage(Base):
     resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), index=True)
     # A broadcast's rows leave these empty: the text is read from the broadcast, not copied per resident.
     text: Mapped[str | None] = mapped_column(Text)
-    courses: Mapped[list | None] = mapped_column(JSON)
+    buttons: Mapped[list | None] = mapped_column(JSON)   # rows of [label, button data]
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(12), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(200))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())   # when a sender took it
     dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
 
     __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)

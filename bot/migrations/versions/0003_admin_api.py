@@ -102,7 +102,7 @@ def upgrade() -> None:
     sa.Column('broadcast_id', sa.Integer(), nullable=True),
     sa.Column('resident_id', sa.Integer(), nullable=False),
     sa.Column('text', sa.Text(), nullable=True),
-    sa.Column('courses', sa.JSON(), nullable=True),
+    sa.Column('buttons', sa.JSON(), nullable=True),
     sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
