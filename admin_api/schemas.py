@@ -163,9 +163,15 @@ class ResidentOut(BaseModel):
     language: str
     active: bool
     certified: bool
+    official: bool
+    reminders: bool
     created_at: datetime
     last_seen_at: datetime
     completed: list[str]
+
+
+class ResidentPatch(Strict):
+    official: StrictBool   # a village official: gets the report-deadline reminders
 
 
 class ResidentPage(BaseModel):

@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     knowledge_dir: Path = Field(default=REPO_ROOT / "knowledge", alias="HOCVUSO_KNOWLEDGE_DIR")
     timezone: str = Field(default="Asia/Ho_Chi_Minh", alias="HOCVUSO_TIMEZONE")
     log_level: str = Field(default="INFO", alias="HOCVUSO_LOG_LEVEL")
+    # Proactive sending (the outbox): messages per second overall; Telegram allows about 30.
+    send_rate: float = Field(default=25.0, gt=0, le=1000, alias="HOCVUSO_SEND_RATE")
+    # Paid broadcasts (allow_paid_broadcast, Telegram Stars): up to 1000 messages per second.
+    paid_broadcast: bool = Field(default=False, alias="HOCVUSO_PAID_BROADCAST")
+    paid_send_rate: float = Field(default=1000.0, gt=0, le=1000, alias="HOCVUSO_PAID_SEND_RATE")
+    # A resident idle this many days in a started course gets a gentle reminder (at most weekly).
+    reminder_days: int = Field(default=3, ge=1, le=60, alias="HOCVUSO_REMINDER_DAYS")
     # Proactive messages wait for the morning unless urgent: "HH:MM-HH:MM", local time.
     quiet_hours: str = Field(default="21:00-07:00", alias="HOCVUSO_QUIET_HOURS")
 
@@ -56,6 +63,10 @@ class Settings(BaseSettings):
                 c.isascii() and (c.isalnum() or c in "_-") for c in self.telegram_webhook_secret):
             raise ValueError("TELEGRAM_WEBHOOK_SECRET may only use A-Z, a-z, 0-9, _ and -")
         return self
+
+    @property
+    def effective_send_rate(self) -> float:
+        return self.paid_send_rate if self.paid_broadcast else self.send_rate
 
     @property
     def telegram_enabled(self) -> bool:

@@ -26,6 +26,8 @@ from bot.adapters.telegram import build_application
 from bot.assistant import Assistant
 from bot.config import Settings
 from bot.i18n import translator
+from bot.delivery import Sender
+from bot.leader import LEADER_RETRY_SECONDS, Leadership
 from bot.scheduler import build_scheduler
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,7 @@ async def bot_commands(app: Application) -> None:
     _ = translator("vi")
     await app.bot.set_my_commands([
         ("start", _("Start")), ("menu", _("Choose a lesson")), ("hoctiep", _("Continue learning")),
-        ("tiendo", _("My progress")), ("trogiup", _("Help")), ("ngonngu", _("Language")), ("sukien", _("Events")),
+        ("tiendo", _("My progress")), ("trogiup", _("Help")), ("ngonngu", _("Language")), ("sukien", _("Events")), ("caidat", _("Settings")),
         ("xoadulieu", _("Delete my data")),
     ])
 
@@ -94,28 +96,73 @@ async def stop_telegram(app: Application) -> None:
     await app.shutdown()
 
 
+class LeaderRole:
+    """The scheduler and the outbox sender run in one process only: the leader (bot/leader.py)."""
+
+    def __init__(self, settings: Settings, assistant: Assistant, telegram_app: Application | None,
+                 telegram: TelegramStatus):
+        self.settings, self.assistant, self.telegram_app, self.telegram = settings, assistant, telegram_app, telegram
+        self.leadership = Leadership(assistant.sessions.kw["bind"])
+        self.scheduler = None
+        self.stop_sending = asyncio.Event()
+        self.sender_task: asyncio.Task | None = None
+        self.is_leader = False
+
+    async def run(self) -> None:
+        while not await asyncio.to_thread(self.leadership.try_acquire):
+            await asyncio.sleep(LEADER_RETRY_SECONDS)
+        self.is_leader = True
+        log.info("this process runs the scheduler and the sender")
+        s = self.settings
+        self.scheduler = build_scheduler(self.assistant.sessions, s.timezone, self.assistant.knowledge, s.quiet,
+                                         s.reminder_days)
+        self.scheduler.start()
+        if self.telegram_app is not None:
+            await self.telegram.ready.wait()
+            sender = Sender(self.assistant.sessions, self.telegram_app.bot, self.assistant.knowledge,
+                            s.effective_send_rate, paid=s.paid_broadcast)
+            self.sender_task = asyncio.create_task(sender.run(self.stop_sending))
+        while await asyncio.to_thread(self.leadership.still_held):
+            await asyncio.sleep(LEADER_RETRY_SECONDS)
+        log.error("leadership lost: stopping the scheduler and the sender")
+        await self.stop()
+
+    async def stop(self) -> None:
+        self.stop_sending.set()
+        if self.sender_task is not None:
+            await asyncio.gather(self.sender_task, return_exceptions=True)
+            self.sender_task = None
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await asyncio.to_thread(self.leadership.release)
+        self.is_leader = False
+
+
 def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
     telegram_app = (build_application(settings, assistant, polling=not settings.webhook_mode)
                     if settings.telegram_enabled else None)
     telegram = TelegramStatus(telegram_app is not None)
 
+    leader = LeaderRole(settings, assistant, telegram_app, telegram)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        scheduler = build_scheduler(assistant.sessions, settings.timezone, assistant.knowledge, settings.quiet)
-        scheduler.start()
         task = None
         if telegram_app is not None:
             task = asyncio.create_task(run_telegram(telegram_app, settings, telegram))
         else:
             log.warning("Telegram is off (no TELEGRAM_BOT_TOKEN); serving the web chat only")
+        leading = asyncio.create_task(leader.run())
         try:
             yield
         finally:
+            await leader.stop()
+            leading.cancel()
+            await asyncio.gather(leading, return_exceptions=True)
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
                 await stop_telegram(telegram_app)
-            scheduler.shutdown(wait=False)
 
     app = FastAPI(title=translator("vi")("Digital skills assistant"), version="0.1.0", lifespan=lifespan)
     app.state.assistant = assistant
@@ -132,7 +179,7 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
     def healthz() -> dict:
         with assistant.sessions() as session:
             session.execute(text("SELECT 1"))
-        return {"ok": True, "telegram": telegram.state}
+        return {"ok": True, "telegram": telegram.state, "leader": leader.is_leader}
 
     if telegram_app is not None and settings.webhook_mode:
         secret = (settings.telegram_webhook_secret or "").encode()

@@ -5,6 +5,18 @@ form or JSON parameters, {"ok": ..., "result": ...} answers), keeps the chats' m
 with their edits, and lets a test play the resident: send text, press buttons, send
 stickers. It runs uvicorn in a background thread, so tests and the bot under test can
 use any event loop.
+
+For proactive sending (an outbox drained by a delivery engine) it can also behave like
+Telegram under load; everything is off by default:
+
+- flood limits on sendMessage: `global_rate` messages per sliding second (`paid_rate` for
+  calls with allow_paid_broadcast) and `per_chat_interval` seconds between two messages to
+  one chat, answered with 429 "Too Many Requests: retry after N"; `rate_limited` counts them;
+- `blocked_chats` (403 "bot was blocked by the user"), `known_chats` (400 "chat not found");
+- latency: `send_delay` on every sendMessage, `stall_next` for a few slow ones (client
+  timeouts), `fail_sends_with` for 5xx answers;
+- `sent`: every accepted sendMessage as a SentRecord, with `sent_to`, `duplicates` and
+  `achieved_rate` to check what residents received.
 """
 from __future__ import annotations
 
@@ -14,7 +26,7 @@ import json
 import socket
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import parse_qsl
@@ -62,6 +74,25 @@ class Failure:
     retry_after: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SentRecord:
+    """One sendMessage that Telegram accepted (what the resident received).
+
+    text and reply_markup are the objects parsed from the request, shared, not copied."""
+    chat_id: int
+    text: str
+    reply_markup: dict | None
+    allow_paid_broadcast: bool
+    ts: float  # time.monotonic() when the server accepted it
+    message_id: int = 0
+
+
+@dataclass
+class _Stall:
+    seconds: float
+    deliver: bool
+
+
 @dataclass
 class FakeBotAPI:
     token: str = TOKEN
@@ -70,6 +101,27 @@ class FakeBotAPI:
     # Called in the server thread after every sendMessage/editMessageText: (chat_id, message).
     on_reply: Callable[[int, BotMessage], None] | None = None
 
+    # ---- Telegram's behaviour under load, for sendMessage; all off by default ----------
+    # Overall limit: accepted sendMessage calls per sliding 1-second window (e.g. 30).
+    global_rate: float | None = None
+    # The limit instead of global_rate for calls with allow_paid_broadcast (only enforced
+    # while global_rate is set). Paid and free sends share one window.
+    paid_rate: float = 1000.0
+    # Minimum seconds between two accepted messages to the same chat (e.g. 1.0).
+    per_chat_interval: float | None = None
+    # N in "Too Many Requests: retry after N" and parameters.retry_after.
+    retry_after_seconds: int = 1
+    # How many 429s the limits above answered (injected failures not included).
+    rate_limited: int = 0
+    # sendMessage to these chats: 403 "Forbidden: bot was blocked by the user".
+    blocked_chats: set[int] = field(default_factory=set)
+    # When set, sendMessage to any other chat: 400 "Bad Request: chat not found".
+    known_chats: set[int] | None = None
+    # Every sendMessage waits this long (without blocking the server) before it is handled.
+    send_delay: float = 0.0
+    # Every accepted sendMessage, in the order the server accepted them.
+    sent: list[SentRecord] = field(default_factory=list)
+
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: list[dict] = []
@@ -77,6 +129,10 @@ class FakeBotAPI:
         self._next_message = 1
         self._next_callback = 1
         self._failures: dict[str, list[Failure]] = defaultdict(list)
+        self._stalls: deque[_Stall] = deque()
+        self._window: deque[float] = deque()  # accepted sendMessage times in the last second
+        self._last_to_chat: dict[Any, float] = {}  # chat_id -> time of its last accepted send
+        self._stopped: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
         self._server: uvicorn.Server | None = None
@@ -116,6 +172,8 @@ class FakeBotAPI:
             # waits for them to time out before it stops.
             self._stopping = True
             self._wake()
+            if self._loop and self._stopped:  # ends delayed and stalled sendMessage calls
+                self._loop.call_soon_threadsafe(self._stopped.set)
             self._server.should_exit = True
             self._thread.join(timeout=10)
 
@@ -123,6 +181,7 @@ class FakeBotAPI:
     async def _lifespan(self, app):
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
+        self._stopped = asyncio.Event()
         yield
 
     # ---- playing the resident --------------------------------------------------------
@@ -213,6 +272,19 @@ class FakeBotAPI:
         with self._lock:
             self._failures[method] += [Failure(error_code, description, retry_after)] * times
 
+    def fail_sends_with(self, status: int = 502, description: str = "Bad Gateway", count: int = 1) -> None:
+        """Answer the next `count` sendMessage calls with this error (e.g. 500, 502, 503)."""
+        self.fail_next("sendMessage", status, description, times=count)
+
+    def stall_next(self, n: int, seconds: float, *, deliver: bool = True) -> None:
+        """Make the next n sendMessage calls wait `seconds` (on top of send_delay) first.
+
+        With deliver=True the message is then sent as usual, even if the client has given
+        up waiting (as with Telegram, a timed-out call may still have been delivered). With
+        deliver=False it is dropped: nothing is sent and the answer is 504 Gateway Timeout."""
+        with self._lock:
+            self._stalls.extend(_Stall(seconds, deliver) for _ in range(n))
+
     # ---- observing -------------------------------------------------------------------
     def chat(self, chat_id: int) -> list[BotMessage]:
         with self._lock:
@@ -245,15 +317,47 @@ class FakeBotAPI:
         with self._lock:
             return len(self._pending)
 
+    def sent_to(self, chat_id: int) -> list[SentRecord]:
+        with self._lock:
+            return [r for r in self.sent if r.chat_id == chat_id]
+
+    def duplicates(self) -> dict[tuple[int, str], int]:
+        """(chat_id, text) sent more than once, with how often."""
+        with self._lock:
+            counts = Counter((r.chat_id, r.text) for r in self.sent)
+        return {key: n for key, n in counts.items() if n > 1}
+
+    def achieved_rate(self) -> float:
+        """Accepted sends per second between the first and the last one (0.0 for fewer than 2).
+
+        It counts intervals, (n - 1) / (last.ts - first.ts), so n sends paced at exactly
+        r per second give r, not a little more."""
+        with self._lock:
+            if len(self.sent) < 2:
+                return 0.0
+            span = self.sent[-1].ts - self.sent[0].ts
+            n = len(self.sent)
+        return (n - 1) / span if span > 0 else float("inf")
+
     # ---- the Bot API -----------------------------------------------------------------
     async def _endpoint(self, request: Request) -> JSONResponse:
         if request.path_params["token"] != self.token:
             return JSONResponse({"ok": False, "error_code": 401, "description": "Unauthorized"}, 401)
         method = request.path_params["method"]
         params = await self._params(request)
+        stall = None
         with self._lock:
             self.calls.append((method, params))
-            failure = self._failures[method].pop(0) if self._failures[method] else None
+            if method == "sendMessage" and self._stalls:
+                stall = self._stalls.popleft()
+            dropped = stall is not None and not stall.deliver
+            failure = self._failures[method].pop(0) if self._failures[method] and not dropped else None
+        if method == "sendMessage":
+            delay = self.send_delay + (stall.seconds if stall else 0.0)
+            if delay > 0:
+                await self._sleep(delay)
+            if dropped:
+                return JSONResponse({"ok": False, "error_code": 504, "description": "Gateway Timeout"}, 504)
         if failure:
             body: dict[str, Any] = {"ok": False, "error_code": failure.error_code,
                                     "description": failure.description}
@@ -267,7 +371,16 @@ class FakeBotAPI:
             result = await handler(params) if asyncio.iscoroutinefunction(handler) else handler(params)
         except _BadRequest as exc:
             return JSONResponse({"ok": False, "error_code": 400, "description": f"Bad Request: {exc}"}, 400)
+        except _ApiError as exc:
+            return JSONResponse(exc.body(), exc.error_code)
         return JSONResponse({"ok": True, "result": result})
+
+    async def _sleep(self, seconds: float) -> None:
+        """asyncio.sleep that stop() cuts short, so the server never waits for a stall."""
+        if self._stopped is None or self._stopped.is_set():
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), seconds)
 
     @staticmethod
     async def _params(request: Request) -> dict:
@@ -337,17 +450,48 @@ class FakeBotAPI:
 
     def api_sendMessage(self, params: dict) -> dict:
         chat_id = params["chat_id"]
+        if chat_id in self.blocked_chats:
+            raise _ApiError(403, "Forbidden: bot was blocked by the user")
+        if self.known_chats is not None and chat_id not in self.known_chats:
+            raise _BadRequest("chat not found")
         if not str(params.get("text", "")).strip():
             raise _BadRequest("message text is empty")
         if len(params["text"]) > 4096:
             raise _BadRequest("message is too long")
+        paid = params.get("allow_paid_broadcast") in (True, "true", "True", "1", 1)
         with self._lock:
+            now = self._check_flood_limits(chat_id, paid)
             message = BotMessage(self._next_message, chat_id, params["text"], params.get("reply_markup"))
             self._next_message += 1
             self.messages[chat_id].append(message)
+            self.sent.append(SentRecord(chat_id, message.text, message.reply_markup, paid, now,
+                                        message.message_id))
         if self.on_reply:
             self.on_reply(chat_id, message)
         return message.as_telegram()
+
+    def _check_flood_limits(self, chat_id: Any, paid: bool) -> float:
+        """Under the lock: raise a 429 if one more message now breaks a limit, or else count
+        it as accepted and return the time. O(1) amortized: each time enters and leaves the
+        window once."""
+        now = time.monotonic()
+        window = self._window
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        limit = (self.paid_rate if paid else self.global_rate) if self.global_rate is not None else None
+        if limit is not None and len(window) + 1 > limit:
+            self._too_many_requests()
+        last = self._last_to_chat.get(chat_id)
+        if self.per_chat_interval is not None and last is not None and now - last < self.per_chat_interval:
+            self._too_many_requests()
+        window.append(now)
+        self._last_to_chat[chat_id] = now
+        return now
+
+    def _too_many_requests(self) -> None:
+        self.rate_limited += 1
+        n = self.retry_after_seconds
+        raise _ApiError(429, f"Too Many Requests: retry after {n}", {"retry_after": n})
 
     def api_editMessageText(self, params: dict) -> dict:
         chat_id, message_id = params.get("chat_id"), params.get("message_id")
@@ -369,3 +513,17 @@ class FakeBotAPI:
 
 class _BadRequest(Exception):
     pass
+
+
+class _ApiError(Exception):
+    """An error answer from a handler: {"ok": false, "error_code": ..., "description": ...}."""
+
+    def __init__(self, error_code: int, description: str, parameters: dict | None = None):
+        super().__init__(description)
+        self.error_code, self.description, self.parameters = error_code, description, parameters
+
+    def body(self) -> dict:
+        body: dict[str, Any] = {"ok": False, "error_code": self.error_code, "description": self.description}
+        if self.parameters:
+            body["parameters"] = self.parameters
+        return body

@@ -15,14 +15,15 @@ from sqlalchemy.orm import Session
 
 from admin_api.deps import Caller, allow, audit, get_knowledge, get_session, require_admin, village_scope
 from admin_api.errors import ApiError
-from admin_api.schemas import ID_PATTERN, NO_NUL, CourseProgress, ResidentDetail, ResidentOut, ResidentPage
+from admin_api.schemas import (ID_PATTERN, NO_NUL, CourseProgress, ResidentDetail, ResidentOut, ResidentPage,
+                               ResidentPatch)
 from bot.i18n import N_
 from bot.models import Completion, Progress, Resident
 from bot.privacy import forget_resident
 
 router = APIRouter(prefix="/residents", tags=["residents"])
 may_read = allow("admin", "village")
-CSV_COLUMNS = ("id", "first_name", "village_id", "group_id", "age_band", "language", "active", "certified",
+CSV_COLUMNS = ("id", "first_name", "village_id", "group_id", "age_band", "language", "active", "certified", "official", "reminders",
                "created_at", "last_seen_at", "completed")
 
 
@@ -55,6 +56,7 @@ def _completed(session: Session, ids: list[int]) -> dict[int, list[str]]:
 def _out(r: Resident, completed: list[str]) -> dict:
     return dict(id=r.id, first_name=r.first_name, village_id=r.village_id, group_id=r.group_id,
                 age_band=r.age_band, language=r.language, active=r.active, certified=r.certified_at is not None,
+                official=r.official, reminders=r.reminders,
                 created_at=r.created_at, last_seen_at=r.last_seen_at, completed=completed)
 
 
@@ -124,6 +126,17 @@ def read_resident(resident_id: int = ResidentId, caller: Caller = Depends(may_re
             started_at=p.started_at if p else c.completed_at, completed_at=c.completed_at if c else None,
             best_percent=c.best_percent if c else None))
     return ResidentDetail(**_out(resident, [c for c in completions]), courses=detail)
+
+
+@router.patch("/{resident_id}", response_model=ResidentDetail)
+def update_resident(body: ResidentPatch, resident_id: int = ResidentId, caller: Caller = Depends(require_admin),
+                    session: Session = Depends(get_session), knowledge=Depends(get_knowledge)):
+    """Marks a resident as a village official (report-deadline reminders), or not."""
+    resident = _get(session, caller, resident_id)
+    resident.official = body.official
+    audit(session, caller, "resident.update", f"resident {resident_id}", {"official": body.official})
+    session.commit()
+    return read_resident(resident_id, caller, session, knowledge)
 
 
 @router.delete("/{resident_id}", status_code=204, response_class=Response)

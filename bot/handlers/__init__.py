@@ -5,7 +5,7 @@ colon-separated and names its target, so replaying a button is harmless.
 """
 from __future__ import annotations
 
-from bot.handlers import account, ask, course, events, language, menu, profile, quiz, start
+from bot.handlers import account, ask, course, events, language, menu, profile, quiz, settings, start
 
 COMMANDS = {
     "start": start.greet,
@@ -18,6 +18,7 @@ COMMANDS = {
     "xoadulieu": account.ask_delete,
     "ngonngu": language.ask_language,
     "sukien": events.show_events,
+    "caidat": settings.show_settings,
 }
 
 BUTTONS = {
@@ -39,4 +40,5 @@ BUTTONS = {
     "f": ask.show_faq,
     "ev": events.toggle_reminders,
     "cert": account.report_certified,
+    "rm": settings.set_reminders,
 }

@@ -68,6 +68,7 @@ def show_help(turn: Turn, args=None) -> list[Reply]:
              "/hoso: change your village, group and age band\n"
              "/ngonngu: change the language\n"
              "/sukien: upcoming events and reminders\n"
+             "/caidat: lesson reminders on or off\n"
              "/xoadulieu: delete all your data\n"
              "/trogiup: this help\n\n"
              "Tap the buttons under each message; you do not need to type.\n"

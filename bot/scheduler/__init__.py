@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.content import Knowledge
 from bot.events import ensure_yearly_events, queue_announcements
 from bot.models import ProcessedUpdate
+from bot.scheduler.reminders import queue_deadline_reminders, queue_lesson_reminders
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +42,36 @@ def event_jobs(sessions: sessionmaker[Session], knowledge: Knowledge, timezone_n
     return queued
 
 
+def reminder_jobs(sessions: sessionmaker[Session], knowledge: Knowledge, timezone_name: str,
+                  quiet: tuple[time, time], idle_days: int, now: datetime | None = None) -> int:
+    """Queue lesson reminders and report-deadline reminders that are due; returns rows queued."""
+    tz = ZoneInfo(timezone_name)
+    now = now or datetime.now(timezone.utc)
+    queued = queue_lesson_reminders(sessions, knowledge, tz, quiet, now, idle_days)
+    queued += queue_deadline_reminders(sessions, knowledge, tz, quiet, now)
+    if queued:
+        log.info("queued %d reminders", queued)
+    return queued
+
+
 def build_scheduler(sessions: sessionmaker[Session], timezone_name: str, knowledge: Knowledge | None = None,
-                    quiet: tuple[time, time] = (time(21), time(7))) -> AsyncIOScheduler:
+                    quiet: tuple[time, time] = (time(21), time(7)), idle_days: int = 3) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=timezone_name)
     if knowledge is not None:
         async def events() -> None:
             await asyncio.to_thread(event_jobs, sessions, knowledge, timezone_name, quiet)
 
-        # Every 10 minutes, and once at start-up: schedules come from the database, so a
-        # restart loses nothing, and a late run still queues what is due.
+        async def reminders() -> None:
+            await asyncio.to_thread(reminder_jobs, sessions, knowledge, timezone_name, quiet, idle_days)
+
+        # Every 10 minutes, and soon after start-up: schedules come from the database, so a
+        # restart loses nothing, and a late run still queues what is due. Reminders are
+        # queued outside quiet hours only (they would wait for the morning anyway).
+        soon = datetime.now(timezone.utc) + timedelta(seconds=5)
         scheduler.add_job(events, "interval", minutes=10, id="events", replace_existing=True, coalesce=True,
-                          max_instances=1, next_run_time=datetime.now(timezone.utc) + timedelta(seconds=5))
+                          max_instances=1, next_run_time=soon)
+        scheduler.add_job(reminders, "cron", hour="8-20", minute="*/10", id="reminders", replace_existing=True,
+                          coalesce=True, max_instances=1, misfire_grace_time=600)
 
     async def prune() -> None:
         await asyncio.to_thread(prune_processed_updates, sessions)
