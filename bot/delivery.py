@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = (5, 30, 120, 600)          # after the 1st, 2nd, 3rd, 4th failed attempt
-CHAT_INTERVAL = 1.0                          # Telegram: about 1 message per second per chat
-GROUP_INTERVAL = 3.0                         # ... and 20 per minute in a group
+CHAT_INTERVAL = 1.05                         # Telegram: about 1 message per second per chat (with a margin)
+GROUP_INTERVAL = 3.1                         # ... and 20 per minute in a group
 PUSH_PLATFORMS = ("telegram",)               # where a message can be sent unasked
 FLUSH_SECONDS = 0.05                         # how often outcomes are written
 
@@ -100,8 +100,14 @@ class Sender:
             ids = list(session.scalars(due))
             if not ids:
                 return []
-            session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
-                            .values(status="sending", claimed_at=now, attempts=OutboxMessage.attempts + 1))
+            # "still queued" in the UPDATE too: where SKIP LOCKED does not exist (SQLite), a second
+            # sender that read the same ids claims none of them.
+            ids = list(session.scalars(
+                update(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.status == "queued")
+                .values(status="sending", claimed_at=now, attempts=OutboxMessage.attempts + 1)
+                .returning(OutboxMessage.id)))
+            if not ids:
+                return []
             rows = session.execute(
                 select(OutboxMessage.id, Resident.external_id, Resident.platform, Resident.language,
                        OutboxMessage.text, OutboxMessage.buttons, OutboxMessage.attempts, Broadcast.text,
@@ -154,11 +160,14 @@ class Sender:
                 break
             await asyncio.sleep(wait)
         self._next_slot = max(self._next_slot, loop()) + 1 / self.rate
+        # Reserve the chat's next free moment before waiting, so two messages to one chat
+        # claimed together go out a full interval apart.
         spacing = GROUP_INTERVAL if chat_id < 0 else CHAT_INTERVAL
         last = self._last_to_chat.get(chat_id)
-        if last is not None and loop() - last < spacing:
-            await asyncio.sleep(spacing - (loop() - last))
-        self._last_to_chat[chat_id] = loop()
+        at = loop() if last is None else max(loop(), last + spacing)
+        self._last_to_chat[chat_id] = at
+        if at > loop():
+            await asyncio.sleep(at - loop())
 
     async def _send(self, message: Claimed) -> None:
         try:
@@ -201,9 +210,14 @@ class Sender:
         await asyncio.to_thread(self._record, outcomes)
         self._in_flight -= len(outcomes)
 
-    async def run(self, stop: asyncio.Event, idle_poll: float = 1.0) -> None:
-        """Send until `stop` is set; then finish the messages in flight and record them."""
-        await asyncio.to_thread(requeue_abandoned, self.sessions)
+    async def run(self, stop: asyncio.Event, idle_poll: float = 1.0, recover: bool = True) -> None:
+        """Send until `stop` is set; then finish the messages in flight and record them.
+
+        `recover` first puts back rows a dead sender left "sending". Only the leader runs a
+        sender (bot/leader.py), so at its start no other sender holds rows; a second sender
+        started alongside must pass recover=False."""
+        if recover:
+            await asyncio.to_thread(requeue_abandoned, self.sessions)
         tasks: set[asyncio.Task] = set()
         try:
             while not stop.is_set():

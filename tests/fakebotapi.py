@@ -379,7 +379,7 @@ class FakeBotAPI:
         """asyncio.sleep that stop() cuts short, so the server never waits for a stall."""
         if self._stopped is None or self._stopped.is_set():
             return
-        with contextlib.suppress(asyncio.TimeoutError):
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopped.wait(), seconds)
 
     @staticmethod
