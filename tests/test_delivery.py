@@ -49,7 +49,7 @@ def queue_broadcast(sessions, text: str = "Thông báo của xã", courses: list
 def statuses(sessions) -> Counter:
     with sessions() as session:
         return Counter(dict(session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
-                            .tuples().all()))
+                            .all()))
 
 
 def make_bot(fake_api, read_timeout: float = 5.0) -> Bot:
@@ -152,7 +152,7 @@ async def test_timeouts_and_5xx_are_retried_with_backoff_then_given_up(fake_api,
         await drain(Sender(sessions, bot, knowledge, rate=50), sessions)
     with sessions() as session:
         attempts = dict(session.execute(select(OutboxMessage.status, func.max(OutboxMessage.attempts))
-                                        .group_by(OutboxMessage.status)).tuples().all())
+                                        .group_by(OutboxMessage.status)).all())
     assert attempts == {"failed": delivery.MAX_ATTEMPTS}
 
 
