@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from admin_api.deps import hash_token
 from bot.config import REPO_ROOT
-from bot.models import (AdminToken, AuditEntry, Broadcast, Completion, Event, EventSubscription, OutboxMessage,
+from bot.models import (AdminToken, AuditEntry, Completion, Event, EventSubscription, OutboxMessage,
                         Progress, Resident)
 from bot.scheduler import event_jobs
 from bot.web import create_app
