@@ -223,3 +223,25 @@ async def test_messages_due_later_wait(fake_api, sessions, knowledge):
         stop.set()
         await task
     assert statuses(sessions) == Counter(queued=2) and not fake_api.sent
+
+
+async def test_reminders_and_announcements_arrive_with_their_buttons(fake_api, assistant, sessions, knowledge):
+    """A lesson reminder queued on a simulated clock reaches the resident with its buttons."""
+    from bot.scheduler import reminder_jobs
+    from tests.core_helpers import Chat
+
+    chat = Chat(assistant, "8001", platform="telegram")
+    chat.consent_and_skip_profile()
+    chat.cmd("menu")
+    chat.tap("o:vneid")
+    later = datetime.now(timezone.utc).replace(hour=3) + timedelta(days=4)  # 10:00 in Viet Nam
+    assert reminder_jobs(sessions, knowledge, "Asia/Ho_Chi_Minh", (datetime.min.time(), datetime.min.time()), 3,
+                         now=later) == 1
+    with sessions() as session:  # the clock moves on: the reminder is due now
+        session.execute(OutboxMessage.__table__.update().values(due_at=datetime.now(timezone.utc)))
+        session.commit()
+    async with make_bot(fake_api) as bot:
+        await drain(Sender(sessions, bot, knowledge, rate=50), sessions)
+    [record] = fake_api.sent_to(8001)
+    buttons = [b["callback_data"] for row in record.reply_markup["inline_keyboard"] for b in row]
+    assert buttons == ["s:vneid:0", "rm:0"] and "VNeID" in record.text
