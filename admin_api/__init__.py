@@ -1,7 +1,8 @@
 """The commune's admin API under /api/v1 (one router per resource)."""
 from fastapi import APIRouter
 
-from admin_api.routers import broadcasts, events, reports, residents, stats, targets, unanswered, villages
+from admin_api.routers import (ambassadors, broadcasts, events, reports, residents, stats, targets, unanswered,
+                               villages)
 from admin_api.schemas import ErrorOut
 
 # Every 4xx is the same JSON shape (admin_api/errors.py); documented once for all routes.
@@ -10,5 +11,5 @@ ERRORS = {status: {"model": ErrorOut, "description": description} for status, de
     (409, "Conflicts with the current state"), (422, "Invalid input: error.field names the field"))}
 
 router = APIRouter(prefix="/api/v1", responses=ERRORS)
-for module in (reports, broadcasts, events, residents, villages, targets, unanswered, stats):
+for module in (reports, broadcasts, events, residents, ambassadors, villages, targets, unanswered, stats):
     router.include_router(module.router)

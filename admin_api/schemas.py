@@ -259,3 +259,31 @@ class ValidationItem(BaseModel):
 class ErrorOut(BaseModel):
     error: ErrorDetail
     detail: list[ValidationItem] | None = None
+
+
+# --- ambassadors ---------------------------------------------------------------------------
+
+class InviteIn(Strict):
+    village_id: Id | None = None
+    days: StrictInt = Field(default=30, ge=1, le=365)
+    max_uses: StrictInt = Field(default=1, ge=1, le=100)
+
+
+class InviteOut(BaseModel):
+    code: str                      # shown once; only its hash is stored
+    command: str                   # what to send the bot: /daisuso <code>
+    link: str | None               # t.me/<bot>?start=ds_<code>, when the bot's name is known
+    village_id: str | None
+    expires_at: datetime
+    max_uses: int
+
+
+class AmbassadorOut(BaseModel):
+    id: int
+    first_name: str | None
+    village_id: str | None
+    since: datetime
+    helped: int                    # neighbours who came through their links
+    helped_completions: int        # courses those neighbours completed
+    sessions: int                  # hands-on sessions logged
+    people_in_sessions: int

@@ -36,6 +36,7 @@ class Assistant:
         self.sessions = sessions
         self.tz = ZoneInfo(timezone_name)
         seed_reference_data(sessions, knowledge)
+        self.bot_username: str | None = None   # set by the Telegram adapter when it connects
         # Built once at start-up: one retrieval index per content language.
         self.qa = {code: QaIndex(pack) for code, pack in knowledge.languages.items()}
         # SQLite has one writer at a time anyway: one worker thread avoids lock waits and
@@ -71,7 +72,7 @@ class Assistant:
         resident = find_resident(session, contact)
         if resident is not None and now - resident.last_seen_at > LAST_SEEN_RESOLUTION:
             resident.last_seen_at = now
-        turn = Turn(session, self.knowledge, contact, resident, now, self.tz, self.qa)
+        turn = Turn(session, self.knowledge, contact, resident, now, self.tz, self.qa, self.bot_username)
         if incoming.kind == "command":
             handler = COMMANDS.get(incoming.text)
             if handler is None:

@@ -72,6 +72,7 @@ class Resident(Base):
     last_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # A village official who uses the bot gets the report-deadline reminders (set by an admin).
     official: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    ambassador_since: Mapped[datetime | None] = mapped_column(UTCDateTime())   # a Đại sứ số
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -287,3 +288,41 @@ class EventSubscription(Base):
     resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"),
                                              primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AmbassadorInvite(Base):
+    """An invite code that makes a resident a Đại sứ số. Only its SHA-256 is kept."""
+
+    __tablename__ = "ambassador_invites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    village_id: Mapped[str | None] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    max_uses: Mapped[int] = mapped_column(Integer, default=1)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Referral(Base):
+    """A neighbour who came through an ambassador's share link. One credit per neighbour."""
+
+    __tablename__ = "referrals"
+
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), primary_key=True)
+    ambassador_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class HelpSession(Base):
+    """An in-person "cầm tay chỉ việc" session an ambassador logged: topic and how many people."""
+
+    __tablename__ = "help_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ambassador_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[str] = mapped_column(String(64))
+    people: Mapped[int] = mapped_column(Integer)
+    held_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -13,7 +13,8 @@ CALLBACK_DATA_MAX = 64  # Telegram's limit for callback_data, in bytes
 @dataclass(frozen=True)
 class Button:
     label: str
-    data: str
+    data: str = ""
+    url: str | None = None   # a link button (a share link) instead of a callback
 
     def __post_init__(self) -> None:
         if len(self.data.encode()) > CALLBACK_DATA_MAX:
@@ -31,7 +32,8 @@ class Reply:
         return {
             "text": self.text,
             "edit": self.edit,
-            "buttons": [[{"label": b.label, "data": b.data} for b in row] for row in self.buttons],
+            "buttons": [[{"label": b.label, "data": b.data} | ({"url": b.url} if b.url else {}) for b in row]
+                        for row in self.buttons],
         }
 
 

@@ -85,6 +85,9 @@ async def run_telegram(app: Application, settings: Settings, status: TelegramSta
         await app.bot.delete_webhook()
         await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=25)
         log.info("Telegram: long polling as @%s", app.bot.username)
+    assistant = app.bot_data.get("assistant")
+    if assistant is not None:
+        assistant.bot_username = app.bot.username   # share links: t.me/<bot>?start=...
     status.set("ready")
 
 

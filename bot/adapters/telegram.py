@@ -81,7 +81,8 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     if not reply.buttons:
         return None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in reply.buttons]
+        [[InlineKeyboardButton(b.label, url=b.url) if b.url else InlineKeyboardButton(b.label, callback_data=b.data)
+          for b in row] for row in reply.buttons]
     )
 
 
@@ -124,6 +125,8 @@ class TelegramAdapter:
         incoming = to_incoming(update)
         if contact is None or incoming is None:
             return
+        if self.assistant.bot_username is None:
+            self.assistant.bot_username = context.bot.username  # share links: t.me/<bot>?start=...
         replies = await self.assistant.handle_async(contact, incoming, (PLATFORM, update.update_id))
         try:
             await send_replies(update, replies)
@@ -161,6 +164,7 @@ def build_application(settings: Settings, assistant: Assistant, *, polling: bool
     if not polling:
         builder = builder.updater(None)
     app = builder.build()
+    app.bot_data["assistant"] = assistant
     adapter = TelegramAdapter(assistant)
     app.add_handler(TypeHandler(Update, adapter.on_update))
     app.add_error_handler(adapter.on_error)

@@ -25,7 +25,7 @@ def render(replies: list[Reply], out=sys.stdout) -> list[Button]:
             cells = []
             for button in row:
                 buttons.append(button)
-                cells.append(f"[{len(buttons)}] {button.label}")
+                cells.append(f"[{len(buttons)}] {button.label}" + (f" ({button.url})" if button.url else ""))
             print("   " + "   ".join(cells), file=out)
     return buttons
 

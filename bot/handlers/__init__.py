@@ -5,7 +5,7 @@ colon-separated and names its target, so replaying a button is harmless.
 """
 from __future__ import annotations
 
-from bot.handlers import account, ask, course, events, language, menu, profile, quiz, settings, start
+from bot.handlers import account, ambassador, ask, course, events, language, menu, profile, quiz, settings, start
 
 COMMANDS = {
     "start": start.greet,
@@ -19,6 +19,7 @@ COMMANDS = {
     "ngonngu": language.ask_language,
     "sukien": events.show_events,
     "caidat": settings.show_settings,
+    "daisuso": ambassador.ambassador_command,
 }
 
 BUTTONS = {
@@ -41,4 +42,6 @@ BUTTONS = {
     "ev": events.toggle_reminders,
     "cert": account.report_certified,
     "rm": settings.set_reminders,
+    "sh": ambassador.share,
+    "hs": ambassador.log_session,
 }

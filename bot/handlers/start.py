@@ -4,6 +4,8 @@ from __future__ import annotations
 from bot.handlers.account import delete_everything
 from bot.handlers.fallback import stale_or_unknown_button
 from bot.handlers.menu import menu_reply
+from bot.ambassadors import GUIDE_PREFIX, INVITE_PREFIX, PAYLOAD, GuideLink, credit
+from bot.handlers import ambassador
 from bot.handlers.profile import ask_village
 from bot.handlers.turn import Turn
 from bot.models import Resident
@@ -13,8 +15,10 @@ from bot.replies import Button, Reply
 CONSENT_VERSION = "2026-11"
 
 
-def consent_question(turn: Turn) -> Reply:
+def consent_question(turn: Turn, payload: str = "") -> Reply:
+    """The consent buttons carry a deep-link payload, so a share link still counts after "Yes"."""
     _ = turn._
+    suffix = f":{payload}" if payload and len(payload) <= 58 else ""
     return Reply(
         _("To remember how far you got, I need to keep: your first name as the chat app shows it, "
           "the lessons you studied and your quiz scores, and, if you like, your village, group "
@@ -22,12 +26,18 @@ def consent_question(turn: Turn) -> Reply:
           "I never ask your ethnicity or your ID card number.\n"
           "You can delete everything at any time with /xoadulieu.\n\n"
           "Do you agree that I keep your learning progress?"),
-        [[Button(_("✅ Yes, I agree"), "c:y"), Button(_("No, thanks"), "c:n")]],
+        [[Button(_("✅ Yes, I agree"), f"c:y{suffix}"), Button(_("No, thanks"), f"c:n{suffix}")]],
     )
 
 
 def greet(turn: Turn, args: str = "") -> list[Reply]:
+    """/start, or /start <payload> from a deep link (an invite code or a shared lesson)."""
     _ = turn._
+    payload = args.strip()
+    if payload and turn.resident is not None:
+        replies = follow_link(turn, payload)
+        if replies:
+            return replies
     if turn.resident:
         name = turn.resident.first_name
         welcome = _("Welcome back, {name}! 👋").format(name=name) if name else _("Welcome back! 👋")
@@ -37,12 +47,27 @@ def greet(turn: Turn, args: str = "") -> list[Reply]:
                 "I teach digital skills step by step: VNeID, online public services, "
                 "digital payments, staying safe online, and more. It is free.").format(
                     movement=turn.pack.assistant.movement_name, commune=turn.pack.assistant.commune_name)),
-        consent_question(turn),
+        consent_question(turn, payload if PAYLOAD.match(payload) else ""),
     ]
+
+
+def follow_link(turn: Turn, payload: str) -> list[Reply]:
+    """What a deep link asks for; [] if it is not one we make."""
+    if payload.startswith(INVITE_PREFIX):
+        if turn.resident is None:
+            return []
+        return ambassador.become_ambassador(turn, payload[len(INVITE_PREFIX):])
+    link = GuideLink.parse(payload)
+    if link is None:
+        return []
+    if turn.resident is not None:
+        credit(turn.session, turn.resident, link, turn.now)
+    return ambassador.open_shared_guide(turn, link)
 
 
 def answer_consent(turn: Turn, args: list[str]) -> list[Reply]:
     _ = turn._
+    payload = ":".join(args[1:])
     if args[:1] == ["y"]:
         if turn.resident is None:
             turn.resident = Resident(
@@ -58,12 +83,16 @@ def answer_consent(turn: Turn, args: list[str]) -> list[Reply]:
             turn.session.flush()
         thanks = Reply(_("Thank you! I will keep your learning progress. "
                          "You can delete it any time with /xoadulieu."), edit=True)
-        return [thanks, ask_village(turn)]
+        followed = follow_link(turn, payload) if payload else []
+        return [thanks, *followed] if followed else [thanks, ask_village(turn)]
     if args[:1] != ["n"]:
         return stale_or_unknown_button(turn)
     turn.count("consent_no")
     if turn.resident is not None:
         # Saying no after yes withdraws consent: treat it as a request to delete.
         delete_everything(turn)
-    return [menu_reply(turn, _("No problem. You can still read every lesson, and I will not "
-                               "keep anything about you.\nWhat would you like to learn?"), edit=True)]
+    no_thanks = _("No problem. You can still read every lesson, and I will not keep anything about you.")
+    followed = follow_link(turn, payload) if payload.startswith(GUIDE_PREFIX) else []  # the lesson, no credit
+    if followed:
+        return [Reply(no_thanks, edit=True), *followed]
+    return [menu_reply(turn, no_thanks + "\n" + _("What would you like to learn?"), edit=True)]

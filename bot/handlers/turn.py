@@ -26,6 +26,7 @@ class Turn:
     now: datetime
     tz: ZoneInfo
     qa_indexes: dict[str, QaIndex]
+    bot_username: str | None = None   # Telegram's, once known: share links need it
 
     @property
     def language(self) -> str:

@@ -1,0 +1,116 @@
+"""/daisuso: becoming a Đại sứ số, sharing lessons, and seeing the neighbours one helped."""
+from __future__ import annotations
+
+from bot.ambassadors import GuideLink, helped_by, redeem
+from bot.handlers.course import record_step, step_reply
+from bot.handlers.turn import Turn, small_number
+from bot.models import HelpSession
+from bot.replies import Button, Reply
+
+PEOPLE_CHOICES = (1, 2, 3, 5, 10, 15, 20, 30)
+
+
+def _menu_button(turn: Turn) -> list[Button]:
+    return [Button(turn._("🏠 Menu"), "m")]
+
+
+def ambassador_command(turn: Turn, args: str = "") -> list[Reply]:
+    """/daisuso <code> becomes an ambassador; /daisuso alone shows the ambassador's page."""
+    code = args.strip()
+    if code:
+        return become_ambassador(turn, code)
+    return dashboard(turn)
+
+
+def become_ambassador(turn: Turn, code: str) -> list[Reply]:
+    _ = turn._
+    name = turn.pack.assistant.ambassador_name
+    if turn.resident is None:
+        return [Reply(_("To become a {ambassador}, I need to keep a little data: send /start, tap \"Yes\", "
+                        "then send the code again.").format(ambassador=name), [_menu_button(turn)])]
+    result = redeem(turn.session, turn.resident, code, turn.now)
+    if result in ("ok", "already"):
+        return dashboard(turn, _("🎉 Welcome, {ambassador}! Thank you for helping your neighbours.").format(
+            ambassador=name) if result == "ok" else None)
+    messages = {
+        "unknown": _("This code is not right. Check it with the person who gave it to you."),
+        "expired": _("This code has expired. Ask the commune or your village head for a new one."),
+        "used": _("This code has already been used. Ask the commune or your village head for a new one."),
+    }
+    return [Reply(messages[result], [_menu_button(turn)])]
+
+
+def dashboard(turn: Turn, greeting: str | None = None, edit: bool = False) -> list[Reply]:
+    _ = turn._
+    name = turn.pack.assistant.ambassador_name
+    if turn.resident is None or turn.resident.ambassador_since is None:
+        return [Reply(_("A {ambassador} helps neighbours learn digital skills. To become one, ask the commune "
+                        "or your village head for a code, then send /daisuso followed by the code.").format(
+                            ambassador=name), [_menu_button(turn)], edit=edit)]
+    helped = helped_by(turn.session, turn.resident.id)
+    titles = {c.id: c.button for c in turn.pack.ordered_courses}
+    lines = [greeting] if greeting else []
+    lines.append(_("🤝 You have helped {n} neighbours through your links.").format(n=len(helped)))
+    someone, nothing = _("a neighbour"), _("no lesson completed yet")
+    for person in helped[:20]:
+        done = ", ".join(titles.get(c, c) for c in person.completed) or nothing
+        lines.append(f"• {person.first_name or someone}: {done}")
+    rows = [[Button(_("📤 Share a lesson"), "sh")], [Button(_("📝 Log a hands-on session"), "hs")],
+            _menu_button(turn)]
+    return [Reply("\n".join(lines), rows, edit=edit)]
+
+
+def _is_ambassador(turn: Turn) -> bool:
+    return turn.resident is not None and turn.resident.ambassador_since is not None
+
+
+def share(turn: Turn, args: list[str]) -> list[Reply]:
+    """sh: pick a lesson; sh:<course>: the card to forward, with a link that credits the ambassador."""
+    _ = turn._
+    if not _is_ambassador(turn):
+        return dashboard(turn, edit=True)
+    course = turn.pack.courses.get(args[0]) if args else None
+    if course is None:
+        rows = [[Button(c.button, f"sh:{c.id}")] for c in turn.pack.ordered_courses] + [_menu_button(turn)]
+        return [Reply(_("Which lesson do you want to share?"), rows, edit=True)]
+    link = GuideLink(course.id, 0, turn.resident.id)
+    card = _("📚 Free lesson «{course}» from the {movement} assistant of {commune}. Tap the button below "
+             "to start: it takes a few minutes.").format(course=course.button,
+                                                          movement=turn.pack.assistant.movement_name,
+                                                          commune=turn.pack.assistant.commune_name)
+    if turn.bot_username:
+        url = f"https://t.me/{turn.bot_username}?start={link.payload}"
+        return [Reply(card, [[Button(_("▶️ Open the lesson"), url=url)]]),
+                Reply(_("☝️ Forward the message above to your neighbours or family. When they open it, "
+                        "they count as people you helped."), [_menu_button(turn)])]
+    return [Reply(card + "\n/start " + link.payload, [_menu_button(turn)])]
+
+
+def log_session(turn: Turn, args: list[str]) -> list[Reply]:
+    """hs → topic → hs:<course> → how many people → hs:<course>:<n> records the session."""
+    _ = turn._
+    if not _is_ambassador(turn):
+        return dashboard(turn, edit=True)
+    course = turn.pack.courses.get(args[0]) if args else None
+    if course is None:
+        rows = [[Button(c.button, f"hs:{c.id}")] for c in turn.pack.ordered_courses] + [_menu_button(turn)]
+        return [Reply(_("What did you help with, hands-on?"), rows, edit=True)]
+    people = small_number(args[1], limit=1000) if len(args) > 1 else None
+    if not people:
+        rows = [[Button(str(n), f"hs:{course.id}:{n}") for n in PEOPLE_CHOICES[i:i + 4]] for i in (0, 4)]
+        return [Reply(_("How many people did you help with «{course}»?").format(course=course.button), rows,
+                      edit=True)]
+    turn.session.add(HelpSession(ambassador_id=turn.resident.id, course_id=course.id, people=people,
+                                 held_at=turn.now))
+    return dashboard(turn, _("✅ Recorded: {n} people, «{course}». Thank you!").format(n=people, course=course.button),
+                     edit=True)
+
+
+def open_shared_guide(turn: Turn, link: GuideLink) -> list[Reply]:
+    """A neighbour opened a share link: the lesson at its step."""
+    course = turn.pack.courses.get(link.course_id)
+    if course is None:
+        return []
+    index = min(link.step, len(course.steps) - 1)
+    record_step(turn, course, index)
+    return [step_reply(turn, course, index, edit=False)]
