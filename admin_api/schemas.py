@@ -215,12 +215,22 @@ class RowOut(BaseModel):
     basic_skills: MeasureOut | None
     certified: MeasureOut | None
     group_target: MeasureOut | None
+    digital_families: MeasureOut | None
 
 
 class IndicatorOut(BaseModel):
     id: str
     label: str
     measure: MeasureOut
+
+
+class AmbassadorRankOut(BaseModel):
+    rank: int
+    first_name: str
+    village: str
+    helped: int
+    completions: int
+    people_in_sessions: int
 
 
 class ReportOut(BaseModel):
@@ -235,6 +245,7 @@ class ReportOut(BaseModel):
     villages: list[RowOut]
     groups: list[RowOut]
     total: RowOut
+    ambassadors: list[AmbassadorRankOut]
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -286,4 +297,14 @@ class AmbassadorOut(BaseModel):
     helped: int                    # neighbours who came through their links
     helped_completions: int        # courses those neighbours completed
     sessions: int                  # hands-on sessions logged
+    people_in_sessions: int
+
+
+class RankedOut(BaseModel):
+    rank: int
+    ambassador_id: int
+    first_name: str | None
+    village_id: str | None
+    helped: int
+    completions: int
     people_in_sessions: int

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.models import AmbassadorInvite, Completion, Referral, Resident
+from bot.models import AmbassadorInvite, Completion, HelpSession, Referral, Resident
 
 PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 INVITE_PREFIX, GUIDE_PREFIX = "ds_", "g_"
@@ -119,3 +119,40 @@ def helped_by(session: Session, ambassador_id: int) -> list[Helped]:
 
 def helped_count(session: Session, ambassador_id: int) -> int:
     return session.scalar(select(func.count()).select_from(Referral).where(Referral.ambassador_id == ambassador_id)) or 0
+
+
+@dataclass
+class Ranked:
+    rank: int
+    ambassador_id: int
+    first_name: str | None
+    village_id: str | None
+    helped: int            # neighbours who came through their links in the period
+    completions: int       # courses their neighbours (ever credited to them) completed in the period
+    people_in_sessions: int
+
+
+def ranking(session: Session, start: datetime, end: datetime, village: str | None = None,
+            limit: int = 50) -> list[Ranked]:
+    """Thi đua: ambassadors by neighbours helped, then by courses those neighbours completed,
+    then by people helped hands-on, in [start, end). Aggregated in SQL."""
+    helped = (select(Referral.ambassador_id.label("aid"), func.count().label("n"))
+              .where(Referral.created_at >= start, Referral.created_at < end)
+              .group_by(Referral.ambassador_id).subquery())
+    completed = (select(Referral.ambassador_id.label("aid"), func.count().label("n"))
+                 .join(Completion, Completion.resident_id == Referral.resident_id)
+                 .where(Completion.completed_at >= start, Completion.completed_at < end)
+                 .group_by(Referral.ambassador_id).subquery())
+    hands_on = (select(HelpSession.ambassador_id.label("aid"), func.sum(HelpSession.people).label("n"))
+                .where(HelpSession.held_at >= start, HelpSession.held_at < end)
+                .group_by(HelpSession.ambassador_id).subquery())
+    h, c, p = (func.coalesce(q.c.n, 0) for q in (helped, completed, hands_on))
+    query = (select(Resident.id, Resident.first_name, Resident.village_id, h, c, p)
+             .outerjoin(helped, helped.c.aid == Resident.id).outerjoin(completed, completed.c.aid == Resident.id)
+             .outerjoin(hands_on, hands_on.c.aid == Resident.id)
+             .where(Resident.ambassador_since.is_not(None), (h + c + p) > 0)
+             .order_by(h.desc(), c.desc(), p.desc(), Resident.ambassador_since, Resident.id).limit(limit))
+    if village is not None:
+        query = query.where(Resident.village_id == village)
+    return [Ranked(i + 1, rid, name, vid, int(hn), int(cn), int(pn))
+            for i, (rid, name, vid, hn, cn, pn) in enumerate(session.execute(query))]

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.content import Knowledge
 from bot.handlers import BUTTONS, COMMANDS, ask, fallback
+from bot.guides import guide_cards
 from bot.handlers.turn import Turn, find_resident
 from bot.models import ProcessedUpdate
 from bot.qa import QaIndex
@@ -26,6 +27,7 @@ from bot.replies import Contact, Incoming, Reply
 
 log = logging.getLogger(__name__)
 
+MAX_QUERY = 256   # Telegram's inline queries are at most 256 characters
 LAST_SEEN_RESOLUTION = timedelta(hours=1)  # don't write on every message just to say "seen"
 
 
@@ -43,6 +45,20 @@ class Assistant:
         # GIL ping-pong between threads. A server database gets a small pool.
         sqlite = sessions.kw["bind"].dialect.name == "sqlite"
         self.executor = ThreadPoolExecutor(max_workers=1 if sqlite else 8, thread_name_prefix="core")
+
+    def inline_cards(self, contact: Contact, query: str) -> list:
+        """Guide cards for an inline query; a card's link credits the user if an ambassador."""
+        with self.sessions() as session:
+            resident = find_resident(session, contact)
+            language = resident.language if resident else self.knowledge.default_language
+            ambassador = resident.id if resident is not None and resident.ambassador_since is not None else 0
+        pack = self.knowledge.pack(language)
+        index = self.qa.get(pack.code) or self.qa[self.knowledge.default_language]
+        return guide_cards(pack, index.normalizer, query[:MAX_QUERY], ambassador, self.bot_username)
+
+    async def inline_cards_async(self, contact: Contact, query: str) -> list:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self.inline_cards, contact, query)
 
     async def handle_async(self, contact: Contact, incoming: Incoming,
                            update: tuple[str, int] | None = None) -> list[Reply]:

@@ -73,6 +73,7 @@ class Resident(Base):
     # A village official who uses the bot gets the report-deadline reminders (set by an admin).
     official: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     ambassador_since: Mapped[datetime | None] = mapped_column(UTCDateTime())   # a Đại sứ số
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -326,3 +327,16 @@ class HelpSession(Base):
     course_id: Mapped[str] = mapped_column(String(64))
     people: Mapped[int] = mapped_column(Integer)
     held_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Household(Base):
+    """A family learning together (Gia đình số). Members join with the invite link's code,
+    of which only the SHA-256 is kept."""
+
+    __tablename__ = "households"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    village_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_by: Mapped[int | None] = mapped_column(Integer)   # resident id; no foreign key: they may leave
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

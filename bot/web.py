@@ -38,7 +38,7 @@ async def bot_commands(app: Application) -> None:
     _ = translator("vi")
     await app.bot.set_my_commands([
         ("start", _("Start")), ("menu", _("Choose a lesson")), ("hoctiep", _("Continue learning")),
-        ("tiendo", _("My progress")), ("trogiup", _("Help")), ("ngonngu", _("Language")), ("sukien", _("Events")), ("caidat", _("Settings")),
+        ("tiendo", _("My progress")), ("trogiup", _("Help")), ("ngonngu", _("Language")), ("sukien", _("Events")), ("caidat", _("Settings")), ("giadinh", _("Digital family")),
         ("xoadulieu", _("Delete my data")),
     ])
 

@@ -121,6 +121,8 @@ class FakeBotAPI:
     send_delay: float = 0.0
     # Every accepted sendMessage, in the order the server accepted them.
     sent: list[SentRecord] = field(default_factory=list)
+    # answerInlineQuery results by inline query id.
+    inline_answers: dict[str, list[dict]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -239,6 +241,15 @@ class FakeBotAPI:
         return self._push({"callback_query": {"id": query_id, "from": self.user(chat_id, first_name),
                                               "chat_instance": f"ci{chat_id}", "data": data,
                                               "message": message.as_telegram()}})
+
+    def inline_query(self, user_id: int, query: str, first_name: str = "Lan") -> str:
+        """Type "@bot <query>" in any chat; returns the query id (see inline_answers)."""
+        with self._lock:
+            query_id = f"iq{self._next_callback}"
+            self._next_callback += 1
+        self._push({"inline_query": {"id": query_id, "from": self.user(user_id, first_name), "query": query,
+                                     "offset": ""}})
+        return query_id
 
     def press_label(self, chat_id: int, label_part: str) -> int:
         """Press the first button whose label contains label_part, on the newest message."""
@@ -411,6 +422,15 @@ class FakeBotAPI:
         return True
 
     def api_answerCallbackQuery(self, params: dict) -> bool:
+        return True
+
+    def api_answerInlineQuery(self, params: dict) -> bool:
+        """Telegram refuses more than 50 results; so does this fake."""
+        results = params.get("results") or []
+        if len(results) > 50:
+            raise ValueError("Bad Request: too many inline query results")
+        with self._lock:
+            self.inline_answers[str(params.get("inline_query_id"))] = results
         return True
 
     def api_close(self, params: dict) -> bool:

@@ -161,3 +161,111 @@ def test_odd_deep_links_are_harmless(assistant, payload):
     chat = resident(assistant, "odd")
     replies = chat.cmd("start", payload)
     assert replies and replies[0].text
+
+
+# ---- inline mode -----------------------------------------------------------------------------
+
+async def test_inline_query_lists_guide_cards_that_credit_the_ambassador(api, fake_api, assistant, sessions):
+    ambassador = Chat(assistant, "5201", first_name="Ba", platform="telegram")
+    ambassador.consent_and_skip_profile()
+    ambassador.cmd("daisuso", invite(api))
+    with sessions() as session:
+        aid = session.scalar(select(Resident.id).where(Resident.external_id == "5201"))
+    async with running_bot(fake_api, assistant):
+        queries = {q: fake_api.inline_query(5201, q) for q in ("vneid", "vnei", "mat khau", "", "xyzxyz")}
+        await fake_api.wait_for(lambda: set(queries.values()) <= set(fake_api.inline_answers), timeout=10)
+    answers = {q: fake_api.inline_answers[i] for q, i in queries.items()}
+    first = answers["vneid"][0]
+    assert first["type"] == "article" and "VNeID" in first["title"]
+    assert first["reply_markup"]["inline_keyboard"][0][0]["url"].endswith(f"?start=g_vneid_0_{aid}")
+    assert answers["vnei"][0]["id"] == first["id"]                 # a word still being typed
+    assert answers["mat khau"] and all(len(a) <= 50 for a in answers.values())
+    assert len(answers[""]) == len(assistant.knowledge.pack("vi").courses)  # every course, first step
+    assert answers["xyzxyz"] == []
+    assert len({a["id"] for a in answers["vneid"]}) == len(answers["vneid"])
+
+
+async def test_inline_cards_from_someone_who_is_not_an_ambassador_credit_nobody(fake_api, assistant):
+    async with running_bot(fake_api, assistant):
+        query = fake_api.inline_query(5301, "vneid")
+        await fake_api.wait_for(lambda: query in fake_api.inline_answers, timeout=10)
+    url = fake_api.inline_answers[query][0]["reply_markup"]["inline_keyboard"][0][0]["url"]
+    assert url.endswith("?start=g_vneid_0_0")
+
+
+# ---- Gia đình số -----------------------------------------------------------------------------
+
+def test_a_household_counts_once_a_member_finishes_the_core_courses(api, assistant, sessions, knowledge):
+    mother = Chat(assistant, "me", first_name="Mẹ")
+    mother.cmd("start")
+    mother.tap("c:y")
+    mother.tap("v:kv-tong-lanh")
+    mother.tap("ps:g")
+    mother.tap("ps:a")
+    [intro] = mother.cmd("giadinh")
+    assert "gd:new" in data_of([intro])
+    created = mother.tap("gd:new")
+    invite_text = created[-1].text
+    payload = invite_text.split("/start ")[-1].strip()
+    assert payload.startswith("hh_") and len(payload) <= 64
+    son = Chat(assistant, "con", first_name="Con")
+    replies = son.cmd("start", payload)
+    son.tap([d for d in data_of(replies) if d.startswith("c:y")][0])
+    [family] = son.cmd("giadinh")
+    assert "2" in family.text and "Mẹ" in family.text and "Con" in family.text
+    api.patch("/api/v1/villages/kv-tong-lanh", json={"households": 4})
+
+    def families() -> dict:
+        report = api.get("/api/v1/reports/progress").json()
+        return {v["id"]: v["digital_families"] for v in report["villages"]}
+    assert families()["kv-tong-lanh"]["count"] == 0
+    for course_id in knowledge.plan.core_courses[:-1]:
+        course = knowledge.pack("vi").courses[course_id]
+        son.walk_course(course)
+        son.take_quiz(course)
+    assert families()["kv-tong-lanh"]["count"] == 0     # not all core courses yet
+    last = knowledge.pack("vi").courses[knowledge.plan.core_courses[-1]]
+    son.walk_course(last)
+    son.take_quiz(last)
+    covered = families()["kv-tong-lanh"]
+    assert (covered["count"], covered["base"], covered["percent"]) == (1, 4, 25.0)
+    [family] = mother.cmd("giadinh")
+    assert "✅" in family.text
+    # A fresh invite link makes the old one stop working.
+    mother.tap("gd:link")
+    stranger = resident(assistant, "la")
+    [refused] = stranger.cmd("start", payload)
+    assert "gd:" not in " ".join(data_of([refused])) and refused.text
+
+
+# ---- thi đua ---------------------------------------------------------------------------------
+
+def test_leaderboard_orders_ambassadors_by_neighbours_helped_then_completions(api, assistant, sessions, knowledge):
+    ids = {}
+    for name in ("an", "ba", "ca"):
+        chat = resident(assistant, name)
+        chat.cmd("daisuso", invite(api))
+        with sessions() as session:
+            ids[name] = session.scalar(select(Resident.id).where(Resident.external_id == name))
+    course = knowledge.pack("vi").courses["vneid"]
+
+    def neighbour(name: str, ambassador: str, completes: bool) -> None:
+        chat = Chat(assistant, name, first_name=name.title())
+        replies = chat.cmd("start", f"g_vneid_0_{ids[ambassador]}")
+        chat.tap([d for d in data_of(replies) if d.startswith("c:y")][0])
+        if completes:
+            chat.walk_course(course)
+            chat.take_quiz(course)
+    neighbour("n1", "ba", True)
+    neighbour("n2", "ba", False)
+    neighbour("n3", "an", True)
+    neighbour("n4", "an", True)
+    neighbour("n5", "ca", False)
+    board = api.get("/api/v1/ambassadors/leaderboard").json()
+    assert [(r["rank"], r["ambassador_id"], r["helped"], r["completions"]) for r in board] == [
+        (1, ids["an"], 2, 2), (2, ids["ba"], 2, 1), (3, ids["ca"], 1, 0)]
+    assert api.get("/api/v1/ambassadors/leaderboard?month=2020-01").json() == []
+    bad = api.get("/api/v1/ambassadors/leaderboard?month=2026-13")
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "month"
+    report = api.get("/api/v1/reports/progress").json()
+    assert [a["helped"] for a in report["ambassadors"]] == [2, 2, 1]

@@ -95,7 +95,7 @@ async def test_command_menu_is_in_vietnamese(fake_api, webhook_app):
     """Telegram shows these descriptions in the resident's "/" menu."""
     [call] = fake_api.calls_of("setMyCommands")
     commands = {c["command"]: c["description"] for c in call["commands"]}
-    assert set(commands) == {"start", "menu", "hoctiep", "tiendo", "trogiup", "ngonngu", "sukien", "caidat", "xoadulieu"}
+    assert set(commands) == {"start", "menu", "hoctiep", "tiendo", "trogiup", "ngonngu", "sukien", "caidat", "giadinh", "xoadulieu"}
     english = {name: text for name, text in commands.items() if not looks_vietnamese(text)}
     assert english == {}, f"command descriptions not translated: {english}"
 

@@ -1,6 +1,8 @@
 """The periodic report as a Word document, laid out like a commune's periodic report: the
 issuer / national motto header, the title and period, a short narrative written from the figures,
-then I. indicators, II. villages (with the commune total), III. groups, and the signature block.
+then I. indicators, II. villages (with the commune total, then a small table of the digital
+families), III. groups, IV. the ranking of the digital ambassadors (thi dua), and the signature
+block.
 
 No words live here: all text comes from ``labels`` (knowledge/vi/report.yaml), and the narrative
 only restates figures of the report. A missing label shows its key.
@@ -21,6 +23,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 from docx.table import Table, _Cell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from admin_api.reports.model import Measure, Report, Row
 from admin_api.reports.xlsx import Labels, context, label, met_label, scope
@@ -63,7 +66,8 @@ def official_date_parts(report: Report, tz: tzinfo | None) -> dict[str, str]:
 # --- the narrative -------------------------------------------------------------------------------
 
 def narrative(report: Report, labels: Labels | None, tz: tzinfo | None = None) -> list[str]:
-    """Paragraphs restating the report's figures: usage, indicators met or not, missing bases."""
+    """Paragraphs restating the report's figures: usage, indicators met or not, missing bases,
+    digital families, the best digital ambassador."""
     values = context(report, labels, tz)
     paragraphs: list[str] = []
 
@@ -102,7 +106,32 @@ def narrative(report: Report, labels: Labels | None, tz: tzinfo | None = None) -
     missing = [row.name for row in report.villages if row.id is not None and not row.adult_population]
     if missing:
         paragraphs.append(label(labels, "narrative_no_population", **values, villages=", ".join(missing)))
+
+    families = total.digital_families if total is not None else None
+    if families is not None:
+        figures = {"digital_families": number(families.count, labels), "households": number(families.base, labels),
+                   "percent": percent(families.percent, labels)}
+        sentences = [label(labels, "narrative_digital_families" if families.percent is not None
+                           else "narrative_digital_families_no_households", **values, **figures)]
+        no_households = [row.name for row in report.villages if row.id is not None and not row.households]
+        if families.percent is None and no_households:
+            sentences.append(label(labels, "narrative_no_households", **values, villages=", ".join(no_households)))
+        paragraphs.append(" ".join(sentences))
+
+    if report.ambassadors:
+        best = report.ambassadors[0]
+        paragraphs.append(label(labels, "narrative_best_ambassador" if best.village
+                                else "narrative_best_ambassador_no_village", **values,
+                                first_name=best.first_name or label(labels, "ambassador_unnamed"),
+                                village=best.village, helped=number(best.helped, labels),
+                                completions=number(best.completions, labels),
+                                people_in_sessions=number(best.people_in_sessions, labels)))
     return paragraphs
+
+
+def _xml_text(text: str) -> str:
+    """Text Word can hold: control characters (e.g. in a resident's Telegram name) dropped."""
+    return ILLEGAL_CHARACTERS_RE.sub("", text)
 
 
 # --- document building blocks ---------------------------------------------------------------------
@@ -133,7 +162,7 @@ def _paragraph(container: Any, text: str = "", *, bold: bool = False, italic: bo
                indent: bool = False, space_after: Pt | None = None) -> Any:
     paragraph = container.add_paragraph()
     if text:
-        run = paragraph.add_run(text)
+        run = paragraph.add_run(_xml_text(text))
         run.bold, run.italic, run.underline = bold or None, italic or None, underline or None
         if size is not None:
             run.font.size = size
@@ -149,7 +178,7 @@ def _paragraph(container: Any, text: str = "", *, bold: bool = False, italic: bo
 def _cell_text(cell: _Cell, text: str, *, bold: bool = False, italic: bool = False,
                underline: bool = False, size: Pt = TABLE_SIZE, align: Any = CENTER) -> None:
     """Replace the cell's content with one paragraph per line of ``text``."""
-    lines = text.split("\n")
+    lines = _xml_text(text).split("\n")
     first = cell.paragraphs[0]
     for extra in cell.paragraphs[1:]:
         extra._element.getparent().remove(extra._element)
@@ -211,8 +240,9 @@ class Col:
 
 
 def _data_table(doc: Any, columns: list[Col], rows: list[Any], total: Any | None = None,
-                total_name: str = "") -> Table:
-    """A bordered table: a one- or two-row header, one row per item, an optional bold total row."""
+                total_name: str = "", count_rows: bool = True) -> Table:
+    """A bordered table: a one- or two-row header, one row per item, an optional bold total row.
+    ``count_rows``: the first column numbers the rows (TT), else it shows its own value."""
     two_rows = any(c.group for c in columns)
     header_rows = 2 if two_rows else 1
     table = doc.add_table(rows=header_rows, cols=len(columns))
@@ -253,7 +283,7 @@ def _data_table(doc: Any, columns: list[Col], rows: list[Any], total: Any | None
 
     for r, (no, item, is_total) in enumerate(numbered, header_rows):
         for k, column in enumerate(columns):
-            if k == 0:
+            if k == 0 and count_rows:
                 text = no
             elif k == 1 and is_total:
                 text = total_name
@@ -274,6 +304,8 @@ def _measure_part(attr: str, part: str, labels: Labels | None) -> Callable[[Row]
             return number(m.count, labels)
         if part == "percent":
             return percent(m.percent, labels)
+        if part == "base":
+            return number(m.base, labels)
         if part == "target":
             return number(m.target_percent, labels)
         return met_label(m, labels)
@@ -347,6 +379,20 @@ def render_docx(report: Report, labels: dict[str, str], tz: tzinfo | None = None
         Col(t("sub_percent"), _measure_part("certified", "percent", labels), 1.35, certified),
     ], report.villages, total=report.total, total_name=t("total_row"))
 
+    # ... and the digital families of each village: too many columns to sit in the table above.
+    # Rows without the figure (residents who chose no village: households are per village) are left out.
+    _paragraph(doc, "", space_after=Pt(0))
+    _paragraph(doc, t("subsection_digital_families"), italic=True, align=JUSTIFY)
+    _data_table(doc, [
+        Col(t("col_no"), lambda r: "", 0.8),
+        Col(t("col_village"), lambda r: r.name, 5.2, align=LEFT),
+        Col(t("col_households"), _measure_part("digital_families", "base", labels), 2.4),
+        Col(t("col_digital_families"), _measure_part("digital_families", "count", labels), 2.4),
+        Col(t("col_percent"), _measure_part("digital_families", "percent", labels), 1.8),
+    ], [r for r in report.villages if r.digital_families is not None],
+        total=report.total if report.total is not None and report.total.digital_families is not None else None,
+        total_name=t("total_row"))
+
     # III. Groups.
     _paragraph(doc, "", space_after=Pt(0))
     _paragraph(doc, t("section_groups"), bold=True, align=JUSTIFY)
@@ -363,6 +409,21 @@ def render_docx(report: Report, labels: dict[str, str], tz: tzinfo | None = None
         Col(t("sub_target"), _measure_part("group_target", "target", labels), 1.3, target),
         Col(t("sub_met"), _measure_part("group_target", "met", labels), 1.4, target),
     ], report.groups)
+
+    # IV. The ranking of the digital ambassadors.
+    _paragraph(doc, "", space_after=Pt(0))
+    _paragraph(doc, t("section_ambassadors"), bold=True, align=JUSTIFY)
+    if report.ambassadors:
+        _data_table(doc, [
+            Col(t("col_rank"), lambda a: number(a.rank, labels), 1.2),
+            Col(t("col_first_name"), lambda a: a.first_name, 3.3, align=LEFT),
+            Col(t("col_ambassador_village"), lambda a: a.village, 3.5, align=LEFT),
+            Col(t("col_helped"), lambda a: number(a.helped, labels), 2.6),
+            Col(t("col_helped_completions"), lambda a: number(a.completions, labels), 2.7),
+            Col(t("col_people_in_sessions"), lambda a: number(a.people_in_sessions, labels), 2.7),
+        ], report.ambassadors, count_rows=False)
+    else:
+        _paragraph(doc, t("ambassadors_none"), align=JUSTIFY, indent=True)
 
     _paragraph(doc, t("generated_note"), italic=True, size=Pt(11), align=JUSTIFY)
 

@@ -40,6 +40,7 @@ class Row:
     basic_skills: Measure | None = None   # adults with the core courses, against the adult population
     certified: Measure | None = None      # adults who said they are certified, against the adult population
     group_target: Measure | None = None   # groups with their own target: core completed / registered
+    digital_families: Measure | None = None  # households with a member who finished the core courses
 
 
 @dataclass
@@ -49,6 +50,18 @@ class Indicator:
     id: str
     label: str
     measure: Measure
+
+
+@dataclass
+class AmbassadorRow:
+    """Thi đua: an ambassador's figures for the period, best first."""
+
+    rank: int
+    first_name: str
+    village: str
+    helped: int              # neighbours who came through their links
+    completions: int         # courses those neighbours completed
+    people_in_sessions: int  # people helped in hands-on sessions they logged
 
 
 @dataclass
@@ -64,3 +77,4 @@ class Report:
     villages: list[Row] = field(default_factory=list)
     groups: list[Row] = field(default_factory=list)
     total: Row | None = None
+    ambassadors: list[AmbassadorRow] = field(default_factory=list)

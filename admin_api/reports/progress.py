@@ -19,10 +19,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from admin_api.reports.model import Indicator, Measure, Report, Row
+from admin_api.reports.model import AmbassadorRow, Indicator, Measure, Report, Row
 from bot.content import Knowledge
-from bot.models import Completion, Progress, Resident, Target, Village
+from bot.ambassadors import ranking
+from bot.models import Completion, Household, Progress, Resident, Target, Village
 
+TOP_AMBASSADORS = 10   # named in the report for commendation (khen thưởng)
 CellKey = tuple[str | None, str | None]   # (village id, group id)
 FIELDS = ("registered", "new_in_period", "adults", "core_completed", "core_adults", "certified_adults",
           "courses_started", "courses_completed")
@@ -35,16 +37,31 @@ def _bounds(period_from: date, period_to: date, tz: ZoneInfo) -> tuple[datetime,
     return start, end
 
 
+def _core_done(knowledge: Knowledge, end: datetime):
+    """Residents who passed every core course before `end`."""
+    core = knowledge.plan.core_courses
+    return (select(Completion.resident_id)
+            .where(Completion.course_id.in_(core), Completion.completed_at < end)
+            .group_by(Completion.resident_id)
+            .having(func.count() == len(set(core)))
+            .subquery())
+
+
+def _digital_families(session: Session, knowledge: Knowledge, end: datetime) -> dict[str | None, int]:
+    """Per village: households with at least one member who finished the core courses."""
+    core = _core_done(knowledge, end)
+    return {v: int(n) for v, n in session.execute(
+        select(Household.village_id, func.count(func.distinct(Household.id)))
+        .join(Resident, Resident.household_id == Household.id)
+        .join(core, core.c.resident_id == Resident.id)
+        .group_by(Household.village_id))}
+
+
 def _cells(session: Session, knowledge: Knowledge, start: datetime, end: datetime,
            village: str | None) -> dict[CellKey, dict[str, int]]:
-    plan = knowledge.plan
     minors = [b.id for b in knowledge.pack("vi").profile.age_bands if not b.adult]
     adult = or_(Resident.age_band.is_(None), Resident.age_band.not_in(minors))
-    core = (select(Completion.resident_id)
-            .where(Completion.course_id.in_(plan.core_courses), Completion.completed_at < end)
-            .group_by(Completion.resident_id)
-            .having(func.count() == len(set(plan.core_courses)))
-            .subquery())
+    core = _core_done(knowledge, end)
     done = core.c.resident_id.is_not(None)
 
     def total(condition) -> object:
@@ -109,10 +126,12 @@ def progress_report(session: Session, knowledge: Knowledge, commune: str, period
         row.certified = Measure(counts["certified_adults"], population, adult_target.get("certified"))
         return row
 
+    families = _digital_families(session, knowledge, end)
     for v in villages:
         counts = _sum(cells, lambda key, vid=v.id: key[0] == vid)
         row = with_adult_measures(_row(v.id, v.name, counts), counts, v.adult_population)
         row.adult_population, row.households = v.adult_population, v.households
+        row.digital_families = Measure(families.get(v.id, 0), v.households)
         report.villages.append(row)
     known = {v.id for v in villages}
     unplaced = _sum(cells, lambda key: key[0] not in known)
@@ -138,6 +157,12 @@ def progress_report(session: Session, knowledge: Knowledge, commune: str, period
     report.total.adult_population = population
     households = [v.households for v in villages]
     report.total.households = sum(households) if households and None not in households else None
+    report.total.digital_families = Measure(sum(r.digital_families.count for r in report.villages
+                                                if r.digital_families), report.total.households)
+    names = {v.id: v.name for v in villages}
+    report.ambassadors = [AmbassadorRow(r.rank, r.first_name or "", names.get(r.village_id, r.village_id or ""),
+                                        r.helped, r.completions, r.people_in_sessions)
+                          for r in ranking(session, start, end, village, limit=TOP_AMBASSADORS)]
 
     for indicator in plan.indicators:
         if indicator.who == "adults":

@@ -1,5 +1,6 @@
 """The periodic report as an Excel workbook: one sheet for the indicators, one for the villages
-(with the commune total), one for the groups.
+(with the commune total and the digital families), one for the groups, one for the ranking
+of the digital ambassadors (thi dua).
 
 No words live here: every sheet name, header and title comes from ``labels`` (the ``labels``
 mapping of knowledge/vi/report.yaml). A missing label shows its key, a template with a broken
@@ -161,6 +162,16 @@ ACTIVITY_COLUMNS = [
 ]
 
 
+AMBASSADOR_COLUMNS: list[Column] = [
+    Column("col_rank", lambda a: a.rank),
+    Column("col_first_name", lambda a: a.first_name, "text"),
+    Column("col_ambassador_village", lambda a: a.village, "text"),
+    Column("col_helped", lambda a: a.helped),
+    Column("col_helped_completions", lambda a: a.completions),
+    Column("col_people_in_sessions", lambda a: a.people_in_sessions),
+]
+
+
 def _cell_value(value: Any, kind: str) -> Any:
     """Numbers stay numbers; nothing known stays empty (no dash, no zero)."""
     if value is None or value == "":
@@ -184,7 +195,9 @@ def _display_width(value: Any, kind: str) -> int:
 
 def _write_sheet(ws: Worksheet, title: str, columns: list[Column], items: list[Any],
                  labels: Labels | None, values: dict[str, Any],
-                 total: Any | None = None, total_name: str = "") -> None:
+                 total: Any | None = None, total_name: str = "", empty_note: str = "") -> None:
+    """Title, header, one row per item, an optional total; ``empty_note`` on the first row when
+    there are no items."""
     ws.cell(TITLE_ROW, 1, ILLEGAL_CHARACTERS_RE.sub("", title)).font = _TITLE_FONT
     ws.row_dimensions[TITLE_ROW].height = 20
 
@@ -204,6 +217,8 @@ def _write_sheet(ws: Worksheet, title: str, columns: list[Column], items: list[A
             if is_total and c == 1:
                 value = total_name
             cell = ws.cell(r, c, value)
+            if isinstance(value, str) and value.startswith("="):
+                cell.data_type = "s"          # a name such as "=1+1" is text, never a formula
             cell.border = _BOX
             if column.kind == "text":
                 cell.alignment = Alignment(vertical="top", wrap_text=True)
@@ -214,6 +229,11 @@ def _write_sheet(ws: Worksheet, title: str, columns: list[Column], items: list[A
                 cell.font = _BOLD
                 cell.fill = _TOTAL_FILL
             widths[c - 1] = max(widths[c - 1], _display_width(value, column.kind))
+    if not rows and empty_note:
+        note = ws.cell(FIRST_ROW, 1, ILLEGAL_CHARACTERS_RE.sub("", empty_note))
+        if note.value.startswith("="):
+            note.data_type = "s"
+        note.font = Font(italic=True)       # not wrapped: it runs on over the empty cells beside it
 
     header_lines = 1
     for c, (column, text) in enumerate(zip(columns, headers), 1):
@@ -271,6 +291,9 @@ def render_xlsx(report: Report, labels: dict[str, str], tz: tzinfo | None = None
         Column("col_certified_count", _measure("certified", "count")),
         Column("col_certified_percent", _measure("certified", "percent"), "percent"),
         Column("col_certified_target", _measure("certified", "target"), "target"),
+        Column("col_digital_families_count", _measure("digital_families", "count")),
+        Column("col_digital_families_base", _measure("digital_families", "base")),
+        Column("col_digital_families_percent", _measure("digital_families", "percent"), "percent"),
     ], report.villages, labels, values, total=report.total, total_name=label(labels, "total_row", **values))
 
     groups = wb.create_sheet(sheet_name(label(labels, "sheet_groups", **values), taken))
@@ -283,6 +306,10 @@ def render_xlsx(report: Report, labels: dict[str, str], tz: tzinfo | None = None
         Column("col_group_target_target", _measure("group_target", "target"), "target"),
         Column("col_met", lambda r: met_label(r.group_target, labels), "text"),
     ], report.groups, labels, values)
+
+    ambassadors = wb.create_sheet(sheet_name(label(labels, "sheet_ambassadors", **values), taken))
+    _write_sheet(ambassadors, title, AMBASSADOR_COLUMNS, report.ambassadors, labels, values,
+                 empty_note=label(labels, "ambassadors_none", **values))
 
     out = BytesIO()
     wb.save(out)

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from fastapi import APIRouter, Depends, Request
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from admin_api.deps import Caller, allow, audit, get_session
+from admin_api.deps import Caller, allow, audit, get_session, get_settings, village_scope
 from admin_api.errors import ApiError
-from admin_api.schemas import AmbassadorOut, InviteIn, InviteOut
-from bot.ambassadors import INVITE_PREFIX, create_invite
+from admin_api.schemas import ID_PATTERN, AmbassadorOut, InviteIn, InviteOut, RankedOut
+from bot.ambassadors import INVITE_PREFIX, create_invite, ranking
 from bot.i18n import N_
 from bot.models import Completion, HelpSession, Referral, Resident, Village
 
@@ -36,6 +38,22 @@ def create_ambassador_invite(body: InviteIn, request: Request, caller: Caller = 
     return InviteOut(code=code, command=f"/daisuso {code}", village_id=village, expires_at=invite.expires_at,
                      max_uses=invite.max_uses,
                      link=f"https://t.me/{username}?start={INVITE_PREFIX}{code}" if username else None)
+
+
+@router.get("/leaderboard", response_model=list[RankedOut])
+def leaderboard(month: str | None = Query(None, pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$", description="YYYY-MM"),
+                village: str | None = Query(None, max_length=64, pattern=ID_PATTERN),
+                caller: Caller = Depends(allow("admin", "village", "viewer")), session: Session = Depends(get_session),
+                settings=Depends(get_settings)):
+    """The month's thi đua, per village when asked: neighbours helped, then their completions."""
+    tz = ZoneInfo(settings.timezone)
+    today = datetime.now(tz).date()
+    year, number = (int(part) for part in month.split("-")) if month else (today.year, today.month)
+    start = datetime(year, number, 1, tzinfo=tz)
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=tz)
+    village = village_scope(caller, village)
+    return [RankedOut(**vars(r)) for r in ranking(session, start.astimezone(timezone.utc),
+                                                  end.astimezone(timezone.utc), village)]
 
 
 @router.get("", response_model=list[AmbassadorOut])

@@ -33,14 +33,14 @@ def _json(report) -> dict:
     def row(r):
         out = dataclasses.asdict(r)
         out.update(basic_skills=measure(r.basic_skills), certified=measure(r.certified),
-                   group_target=measure(r.group_target))
+                   group_target=measure(r.group_target), digital_families=measure(r.digital_families))
         return out
     return {"commune": report.commune, "period_from": report.period_from, "period_to": report.period_to,
             "year": report.year, "generated_at": report.generated_at, "village": report.village_filter,
             "core_courses": report.core_courses,
             "indicators": [{"id": i.id, "label": i.label, "measure": measure(i.measure)} for i in report.indicators],
             "villages": [row(r) for r in report.villages], "groups": [row(r) for r in report.groups],
-            "total": row(report.total)}
+            "total": row(report.total), "ambassadors": [dataclasses.asdict(a) for a in report.ambassadors]}
 
 
 @router.get("/progress", response_model=ReportOut,

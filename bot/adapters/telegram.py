@@ -9,7 +9,8 @@ import logging
 from collections.abc import Awaitable
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import (InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryResultArticle, InputTextMessageContent,
+                      Message, Update)
 from telegram.constants import MessageLimit
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, ContextTypes, TypeHandler
@@ -113,7 +114,28 @@ class TelegramAdapter:
     def __init__(self, assistant: Assistant):
         self.assistant = assistant
 
+    async def on_inline_query(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """"@bot vneid" typed in any chat: guide cards to send. In a private chat the user's id
+        is the chat id the resident is known by."""
+        inline = update.inline_query
+        if self.assistant.bot_username is None:
+            self.assistant.bot_username = context.bot.username
+        contact = Contact(PLATFORM, str(inline.from_user.id), inline.from_user.first_name)
+        cards = await self.assistant.inline_cards_async(contact, inline.query or "")
+        results = [InlineQueryResultArticle(
+            id=card.id, title=card.title, description=card.description,
+            input_message_content=InputTextMessageContent(_fit(card.text)),
+            reply_markup=keyboard(Reply(card.text, card.buttons)))
+            for card in cards]
+        try:
+            await inline.answer(results, cache_time=0, is_personal=True)
+        except TelegramError as exc:
+            log.info("answerInlineQuery failed: %s", exc)
+
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.inline_query is not None:
+            await self.on_inline_query(update, context)
+            return
         query = update.callback_query
         if query is not None:
             # Stop the button's spinner at once; on a weak signal the reply may take a while.

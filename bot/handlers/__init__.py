@@ -5,7 +5,8 @@ colon-separated and names its target, so replaying a button is harmless.
 """
 from __future__ import annotations
 
-from bot.handlers import account, ambassador, ask, course, events, language, menu, profile, quiz, settings, start
+from bot.handlers import (account, ambassador, ask, course, events, household, language, menu, profile, quiz,
+                          settings, start)
 
 COMMANDS = {
     "start": start.greet,
@@ -20,6 +21,7 @@ COMMANDS = {
     "sukien": events.show_events,
     "caidat": settings.show_settings,
     "daisuso": ambassador.ambassador_command,
+    "giadinh": household.show_household,
 }
 
 BUTTONS = {
@@ -44,4 +46,5 @@ BUTTONS = {
     "rm": settings.set_reminders,
     "sh": ambassador.share,
     "hs": ambassador.log_session,
+    "gd": household.household_button,
 }

@@ -69,6 +69,8 @@ def show_help(turn: Turn, args=None) -> list[Reply]:
              "/ngonngu: change the language\n"
              "/sukien: upcoming events and reminders\n"
              "/caidat: lesson reminders on or off\n"
+             "/giadinh: your digital family\n"
+             "/daisuso: for digital ambassadors\n"
              "/xoadulieu: delete all your data\n"
              "/trogiup: this help\n\n"
              "Tap the buttons under each message; you do not need to type.\n"

@@ -5,7 +5,8 @@ from bot.handlers.account import delete_everything
 from bot.handlers.fallback import stale_or_unknown_button
 from bot.handlers.menu import menu_reply
 from bot.ambassadors import GUIDE_PREFIX, INVITE_PREFIX, PAYLOAD, GuideLink, credit
-from bot.handlers import ambassador
+from bot.handlers import ambassador, household
+from bot.households import HOUSEHOLD_PREFIX
 from bot.handlers.profile import ask_village
 from bot.handlers.turn import Turn
 from bot.models import Resident
@@ -53,6 +54,10 @@ def greet(turn: Turn, args: str = "") -> list[Reply]:
 
 def follow_link(turn: Turn, payload: str) -> list[Reply]:
     """What a deep link asks for; [] if it is not one we make."""
+    if payload.startswith(HOUSEHOLD_PREFIX):
+        if turn.resident is None:
+            return []
+        return household.join_from_link(turn, payload[len(HOUSEHOLD_PREFIX):])
     if payload.startswith(INVITE_PREFIX):
         if turn.resident is None:
             return []
