@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from admin_api.reports.docx import narrative, render_docx
-from admin_api.reports.model import Indicator, Measure, Report, Row
+from admin_api.reports.model import AmbassadorRow, Indicator, Measure, Report, Row
 from admin_api.reports.xlsx import label, render_xlsx, sheet_name
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,13 +32,16 @@ def labels() -> dict[str, str]:
 def make_report(village_filter: str | None = None) -> Report:
     na_lo = Row("ban-na-lo", "Ban Na Lo", registered=40, new_in_period=12, courses_started=55,
                 courses_completed=48, core_completed=15, adult_population=200, households=60,
-                basic_skills=Measure(14, 200, 80), certified=Measure(9, 200, 50))
+                basic_skills=Measure(14, 200, 80), certified=Measure(9, 200, 50),
+                digital_families=Measure(20, 60))
     tk1 = Row("tieu-khu-1", "Tieu khu 1", registered=25, new_in_period=5, courses_started=20,
               courses_completed=18, core_completed=6, adult_population=None, households=None,
-              basic_skills=Measure(5, None, 80), certified=Measure(2, None, 50))
+              basic_skills=Measure(5, None, 80), certified=Measure(2, None, 50),
+              digital_families=Measure(4, None))
     total = Row(None, "Thuan Chau", registered=65, new_in_period=17, courses_started=75,
                 courses_completed=66, core_completed=21, adult_population=None, households=None,
-                basic_skills=Measure(19, None, 80), certified=Measure(11, None, 50))
+                basic_skills=Measure(19, None, 80), certified=Measure(11, None, 50),
+                digital_families=Measure(24, None))
     officials = Row("can-bo", "Can bo cong chuc", registered=10, new_in_period=2, courses_started=12,
                     courses_completed=11, core_completed=8, group_target=Measure(8, 10, 80))
     residents = Row("nguoi-dan", "Nguoi dan", registered=55, new_in_period=15, courses_started=63,
@@ -52,7 +55,9 @@ def make_report(village_filter: str | None = None) -> Report:
             Indicator("can-bo", "Officials trained", Measure(8, 10, 80)),
             Indicator("hoc-sinh", "Pupils trained", Measure(3, 12, 100)),
         ],
-        villages=[na_lo, tk1], groups=[officials, residents], total=total)
+        villages=[na_lo, tk1], groups=[officials, residents], total=total,
+        ambassadors=[AmbassadorRow(1, "Mai", "Ban Na Lo", helped=7, completions=12, people_in_sessions=15),
+                     AmbassadorRow(2, "Hung", "Tieu khu 1", helped=3, completions=4, people_in_sessions=0)])
 
 
 def open_xlsx(data: bytes) -> openpyxl.Workbook:
@@ -77,9 +82,10 @@ def row_named(ws, name: str) -> int:
     return rows[0]
 
 
-def table_with_header(document, text: str):
-    found = [t for t in document.tables if any(c.text == text for c in t.rows[0].cells)]
-    assert len(found) == 1, text
+def table_with_header(document, *texts: str):
+    """The one table whose first row has every one of ``texts``."""
+    found = [t for t in document.tables if set(texts) <= {c.text for c in t.rows[0].cells}]
+    assert len(found) == 1, texts
     return found[0]
 
 
@@ -109,7 +115,18 @@ def test_every_label_the_renderers_use_is_in_the_content_file(labels):
     recorder = RecordingLabels(labels)
     render_xlsx(make_report(village_filter="ban-na-lo"), recorder)
     render_docx(make_report(village_filter="ban-na-lo"), recorder)
+    other = make_report()                  # the other branches: households entered, no ambassador...
+    other.total.digital_families = Measure(24, 100)
+    other.ambassadors = []
+    render_xlsx(other, recorder)
+    render_docx(other, recorder)
+    other.ambassadors = [AmbassadorRow(1, "", "", 1, 0, 0)]     # ... or one without name or village
+    render_docx(other, recorder)
     assert {"sheet_indicators", "col_registered", "narrative_usage", "issuer_line1"} <= recorder.asked
+    assert {"sheet_ambassadors", "section_ambassadors", "ambassadors_none", "col_rank", "col_digital_families",
+            "col_digital_families_count", "subsection_digital_families", "narrative_digital_families",
+            "narrative_digital_families_no_households", "narrative_no_households", "narrative_best_ambassador",
+            "narrative_best_ambassador_no_village", "ambassador_unnamed"} <= recorder.asked
     assert recorder.asked <= set(labels), sorted(recorder.asked - set(labels))
     assert {"no_village", "no_group"} <= set(labels)        # used by reports.progress
 
@@ -126,7 +143,8 @@ def test_label_falls_back_to_its_key_and_never_raises_on_a_broken_template():
 
 def test_xlsx_sheets_titles_and_headers(labels):
     wb = open_xlsx(render_xlsx(make_report(), labels))
-    assert wb.sheetnames == [labels["sheet_indicators"], labels["sheet_villages"], labels["sheet_groups"]]
+    assert wb.sheetnames == [labels["sheet_indicators"], labels["sheet_villages"], labels["sheet_groups"],
+                             labels["sheet_ambassadors"]]
     for ws in wb.worksheets:
         title = ws["A1"].value
         assert "Thuan Chau" in title and "01/07/2025" in title and "30/09/2025" in title
@@ -179,6 +197,48 @@ def test_xlsx_villages_figures_total_and_unknown_percent(labels):
     assert ws.cell(total, registered).font.bold
 
 
+def test_xlsx_villages_digital_families(labels):
+    ws = open_xlsx(render_xlsx(make_report(), labels))[labels["sheet_villages"]]
+    columns = [header_index(ws, labels, key) for key in ("col_digital_families_count", "col_digital_families_base",
+                                                         "col_digital_families_percent")]
+    assert columns == list(range(columns[0], columns[0] + 3)) and columns[-1] == ws.max_column
+    assert [ws.cell(row_named(ws, "Ban Na Lo"), c).value for c in columns] == [20, 60, pytest.approx(33.3)]
+    assert ws.cell(row_named(ws, "Ban Na Lo"), columns[2]).number_format == "0.0"
+    assert [ws.cell(row_named(ws, "Tieu khu 1"), c).value for c in columns] == [4, None, None]
+    total = row_named(ws, labels["total_row"])
+    assert [ws.cell(total, c).value for c in columns] == [24, None, None]
+    assert ws.cell(total, columns[0]).font.bold
+
+
+def test_xlsx_ambassador_ranking(labels):
+    ws = open_xlsx(render_xlsx(make_report(), labels))[labels["sheet_ambassadors"]]
+    assert [c.value for c in ws[2]] == [labels[k] for k in ("col_rank", "col_first_name", "col_ambassador_village",
+                                                            "col_helped", "col_helped_completions",
+                                                            "col_people_in_sessions")]
+    assert [[c.value for c in row] for row in ws.iter_rows(min_row=3)] == [
+        [1, "Mai", "Ban Na Lo", 7, 12, 15],
+        [2, "Hung", "Tieu khu 1", 3, 4, 0],
+    ]
+    assert ws.max_row == 4 and ws.auto_filter.ref == "A2:F4"
+
+
+def test_xlsx_ambassador_names_are_text_never_formulas(labels):
+    report = make_report()
+    report.ambassadors[0].first_name = "=HYPERLINK(\"http://x\")\x07"
+    ws = open_xlsx(render_xlsx(report, labels))[labels["sheet_ambassadors"]]
+    assert ws["B3"].value == "=HYPERLINK(\"http://x\")" and ws["B3"].data_type == "s"
+
+
+def test_xlsx_with_no_ambassadors_keeps_the_sheet_with_a_note(labels):
+    report = make_report()
+    report.ambassadors = []
+    ws = open_xlsx(render_xlsx(report, labels))[labels["sheet_ambassadors"]]
+    assert ws.cell(2, 1).value == labels["col_rank"] and ws.cell(2, 6).value == labels["col_people_in_sessions"]
+    assert ws["A3"].value == labels["ambassadors_none"] and ws["A3"].font.italic
+    assert ws.max_row == 3 and all(ws.cell(3, c).value is None for c in range(2, 7))
+    assert ws.auto_filter.ref is None
+
+
 def test_xlsx_indicators_and_groups(labels):
     wb = open_xlsx(render_xlsx(make_report(), labels))
     ws = wb[labels["sheet_indicators"]]
@@ -214,19 +274,19 @@ def test_xlsx_indicators_and_groups(labels):
 
 def test_xlsx_sheet_names_are_made_valid(labels):
     bad = dict(labels, sheet_indicators="Chi tieu: [2025/2026] *?\\ " + "x" * 40,
-               sheet_villages="'Nhom'", sheet_groups="Nhom")
+               sheet_villages="'Nhom'", sheet_groups="Nhom", sheet_ambassadors="NHOM")
     names = open_xlsx(render_xlsx(make_report(), bad)).sheetnames
-    assert len(names) == 3 and len({n.casefold() for n in names}) == 3
+    assert len(names) == 4 and len({n.casefold() for n in names}) == 4
     for name in names:
         assert 0 < len(name) <= 31 and not set(name) & set("[]:*?/\\") and name[0] != "'" and name[-1] != "'"
     assert names[0].startswith("Chi tieu")
-    assert names[1] == "Nhom" and names[2] == "Nhom (2)"
+    assert names[1] == "Nhom" and names[2] == "Nhom (2)" and names[3] == "NHOM (3)"
     assert sheet_name("History", set()) != "History"
 
 
 def test_xlsx_with_no_labels_shows_keys_and_still_renders():
     wb = open_xlsx(render_xlsx(make_report(), {}))
-    assert wb.sheetnames == ["sheet_indicators", "sheet_villages", "sheet_groups"]
+    assert wb.sheetnames == ["sheet_indicators", "sheet_villages", "sheet_groups", "sheet_ambassadors"]
     ws = wb["sheet_villages"]
     assert ws.cell(2, 2).value == "col_registered"
     assert ws.cell(row_named(ws, "total_row"), 2).value == 65
@@ -254,10 +314,14 @@ def test_docx_header_block_title_and_sections(labels):
     assert header.cell(1, 1).text == label(labels, "place_date", day="01", month="10", year="2025")
 
     texts = [p.text for p in document.paragraphs]
-    for key in ("report_title", "report_subtitle", "section_indicators", "section_villages", "section_groups"):
+    for key in ("report_title", "report_subtitle", "section_indicators", "section_villages", "section_groups",
+                "section_ambassadors", "subsection_digital_families"):
         assert labels[key] in texts, key
     assert texts.index(labels["section_indicators"]) < texts.index(labels["section_villages"]) \
-        < texts.index(labels["section_groups"])
+        < texts.index(labels["subsection_digital_families"]) < texts.index(labels["section_groups"]) \
+        < texts.index(labels["section_ambassadors"]) < texts.index(label(labels, "generated_note",
+                                                                         generated_at="01/10/2025 08:30"))
+    assert labels["ambassadors_none"] not in texts
     assert label(labels, "report_period", period_from="01/07/2025", period_to="30/09/2025") in texts
 
 
@@ -272,7 +336,7 @@ def test_docx_tables_hold_the_figures(labels):
     assert data_row(indicators, "Adults with basic digital skills")[2:] == ["19", "", "", "80",
                                                                            labels["met_unknown"]]
 
-    villages = table_with_header(document, labels["col_village"])
+    villages = table_with_header(document, labels["col_village"], labels["col_registered"])
     assert villages.rows[0].cells[6].text == labels["head_basic_skills"]
     assert villages.rows[1].cells[6].text == labels["sub_count"]
     #          TT   name         reg   new   core  adults  basic n, %     certified n, %
@@ -289,6 +353,24 @@ def test_docx_tables_hold_the_figures(labels):
                                                     f"80{dec}0", "80", labels["met_yes"]]
     assert data_row(groups, "Nguoi dan") == ["2", "Nguoi dan", "55", "15", "63", "55", "13", "", "", ""]
     assert len(groups.rows) == 4                          # two header rows, two groups
+
+    families = table_with_header(document, labels["col_village"], labels["col_digital_families"])
+    assert [c.text for c in families.rows[0].cells] == [labels["col_no"], labels["col_village"],
+                                                        labels["col_households"], labels["col_digital_families"],
+                                                        labels["col_percent"]]
+    assert data_row(families, "Ban Na Lo") == ["1", "Ban Na Lo", "60", "20", f"33{dec}3"]
+    assert data_row(families, "Tieu khu 1") == ["2", "Tieu khu 1", "", "4", ""]
+    assert data_row(families, labels["total_row"]) == ["", labels["total_row"], "", "24", ""]
+    assert len(families.rows) == 4 and families.rows[-1].cells[3].paragraphs[0].runs[0].bold
+
+    ranking = table_with_header(document, labels["col_rank"])
+    assert [c.text for c in ranking.rows[0].cells] == [labels[k] for k in (
+        "col_rank", "col_first_name", "col_ambassador_village", "col_helped", "col_helped_completions",
+        "col_people_in_sessions")]
+    assert [[c.text for c in row.cells] for row in ranking.rows[1:]] == [
+        ["1", "Mai", "Ban Na Lo", "7", "12", "15"],
+        ["2", "Hung", "Tieu khu 1", "3", "4", "0"],
+    ]
 
     for table in document.tables:
         assert all(DASH not in cell.text for row in table.rows for cell in row.cells)
@@ -310,7 +392,16 @@ def test_docx_narrative_restates_the_figures(labels):
                                                              label="Adults with basic digital skills",
                                                              count="19")) in text
     assert label(labels, "narrative_no_population", villages="Tieu khu 1") in text
-    assert "Ban Na Lo" not in text
+    best = label(labels, "narrative_best_ambassador", first_name="Mai", village="Ban Na Lo", helped="7",
+                 people_in_sessions="15")
+    assert best in paragraphs and paragraphs[-1] == best
+    assert not any("Ban Na Lo" in p for p in paragraphs if p != best)
+    assert "Hung" not in text                             # only the best ambassador is named
+    # The households of Tieu khu 1 are not entered: the count, no percent, and which village.
+    assert label(labels, "narrative_digital_families_no_households", digital_families="24") + " " \
+        + label(labels, "narrative_no_households", villages="Tieu khu 1") in paragraphs
+    assert label(labels, "narrative_digital_families", digital_families="24", households="", percent="")[:12] \
+        not in text
 
     document_text = "\n".join(p.text for p in open_docx(render_docx(report, labels)).paragraphs)
     assert all(p in document_text for p in paragraphs)
@@ -329,9 +420,48 @@ def test_docx_narrative_without_missing_populations_or_targets(labels):
     assert "Officials trained" in text
 
 
+def test_docx_narrative_digital_families_with_households_entered(labels):
+    report = make_report()
+    report.villages[1].households = 40
+    report.total.digital_families = Measure(24, 100)
+    paragraphs = narrative(report, labels)
+    dec = labels["decimal_separator"]
+    assert label(labels, "narrative_digital_families", digital_families="24", households="100",
+                 percent=f"24{dec}0") in paragraphs
+    text = " ".join(paragraphs)
+    assert label(labels, "narrative_no_households", villages="").rstrip(".") not in text
+
+
+def test_docx_without_ambassadors(labels):
+    report = make_report()
+    report.ambassadors = []
+    text = " ".join(narrative(report, labels))
+    assert "Mai" not in text
+    assert label(labels, "narrative_best_ambassador", first_name="", village="", helped="",
+                 people_in_sessions="")[:20] not in text
+
+    document = open_docx(render_docx(report, labels))
+    texts = [p.text for p in document.paragraphs]
+    assert texts[texts.index(labels["section_ambassadors"]) + 1] == labels["ambassadors_none"]
+    assert not [t for t in document.tables if labels["col_rank"] in {c.text for c in t.rows[0].cells}]
+    assert all("Mai" not in c.text for t in document.tables for row in t.rows for c in row.cells)
+
+
+def test_docx_best_ambassador_without_village_or_name_and_odd_characters(labels):
+    report = make_report()
+    report.ambassadors = [AmbassadorRow(1, "", "", helped=2, completions=1, people_in_sessions=0),
+                          AmbassadorRow(2, "Lan\x07", "Ban Na Lo", helped=1, completions=0, people_in_sessions=3)]
+    paragraphs = narrative(report, labels)
+    assert paragraphs[-1] == label(labels, "narrative_best_ambassador_no_village",
+                                   first_name=labels["ambassador_unnamed"], helped="2", people_in_sessions="0")
+    ranking = table_with_header(open_docx(render_docx(report, labels)), labels["col_rank"])
+    assert [c.text for c in ranking.rows[2].cells] == ["2", "Lan", "Ban Na Lo", "1", "0", "3"]
+    assert [c.text for c in ranking.rows[1].cells][:3] == ["1", "", ""]
+
+
 def test_docx_with_no_labels_shows_keys_and_still_renders():
     document = open_docx(render_docx(make_report(), {}))
     texts = [p.text for p in document.paragraphs]
-    assert "section_villages" in texts and "report_title" in texts
-    villages = table_with_header(document, "col_village")
+    assert "section_villages" in texts and "report_title" in texts and "section_ambassadors" in texts
+    villages = table_with_header(document, "col_village", "col_registered")
     assert data_row(villages, "total_row")[2] == "65"
