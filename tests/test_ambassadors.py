@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from io import BytesIO
+from zipfile import ZipFile
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -269,3 +271,20 @@ def test_leaderboard_orders_ambassadors_by_neighbours_helped_then_completions(ap
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "month"
     report = api.get("/api/v1/reports/progress").json()
     assert [a["helped"] for a in report["ambassadors"]] == [2, 2, 1]
+
+
+def test_a_helped_neighbour_shows_in_the_ambassadors_village_report(api, assistant, sessions, knowledge):
+    ambassador = resident(assistant, "truong")
+    ambassador.cmd("daisuso", invite(api, village_id="kv-chieng-pac"))  # the invite's village becomes theirs
+    with sessions() as session:
+        aid = session.scalar(select(Resident.id).where(Resident.external_id == "truong"))
+    neighbour = Chat(assistant, "hang", first_name="Hằng")
+    neighbour.tap([d for d in data_of(neighbour.cmd("start", f"g_vneid_0_{aid}")) if d.startswith("c:y")][0])
+    course = knowledge.pack("vi").courses["vneid"]
+    neighbour.walk_course(course)
+    neighbour.take_quiz(course)
+    report = api.get("/api/v1/reports/progress?village=kv-chieng-pac").json()
+    [row] = report["ambassadors"]
+    assert (row["first_name"], row["helped"], row["completions"]) == ("Truong", 1, 1)
+    docx = api.get("/api/v1/reports/progress?village=kv-chieng-pac&format=docx")
+    assert docx.status_code == 200 and b"Truong" in ZipFile(BytesIO(docx.content)).read("word/document.xml")
