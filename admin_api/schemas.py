@@ -27,6 +27,13 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _reasonable_moment(value: datetime) -> datetime:
+    if not 2000 <= value.year <= 2100:
+        raise ValueError("must be between the years 2000 and 2100")
+    return value
+
+
+Moment = Annotated[datetime, AfterValidator(_reasonable_moment)]
 Message = Annotated[str, StringConstraints(min_length=1, max_length=4096), AfterValidator(_not_blank)]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_not_blank)]
 
@@ -89,7 +96,7 @@ class BroadcastIn(Strict):
     text: Message
     courses: list[Id] = Field(default_factory=list, max_length=3)   # buttons that open these courses
     audience: Audience = Field(default_factory=Audience)
-    send_at: datetime | None = None      # without a zone: local time of the commune
+    send_at: Moment | None = None        # without a zone: local time of the commune
     urgent: StrictBool = False           # a scam alert: ignores quiet hours
 
 
@@ -128,7 +135,7 @@ class BroadcastStatus(BaseModel):
 class EventIn(Strict):
     title: Title
     description: Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_nul)] = ""
-    starts_at: datetime                  # without a zone: local time of the commune
+    starts_at: Moment                    # without a zone: local time of the commune
     location: Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_nul)] = ""
     village_id: Id | None = None         # None: the whole commune
 
@@ -136,7 +143,7 @@ class EventIn(Strict):
 class EventPatch(Strict):
     title: Title | None = None
     description: Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_nul)] | None = None
-    starts_at: datetime | None = None
+    starts_at: Moment | None = None
     location: Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_nul)] | None = None
     village_id: Id | None = None
 
