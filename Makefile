@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_pipeline.py
 	$(BIN)/python bench/bench_qa.py
 	$(BIN)/python bench/bench_report.py
+	$(BIN)/python bench/bench_delivery.py
 
 check: $(STAMP)
 	$(BIN)/hocvuso content check
