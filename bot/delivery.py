@@ -87,6 +87,7 @@ class Sender:
         self._last_to_chat: dict[int, float] = {}
         self._outcomes: list[Outcome] = []
         self._in_flight = 0
+        self._recorded = asyncio.Event()   # an outcome is waiting to be written
         self.sent = 0
 
     # ---- the database side (run in a thread) ---------------------------------------------
@@ -135,7 +136,14 @@ class Sender:
     def _record(self, outcomes: list[Outcome]) -> None:
         now = utcnow()
         with self.sessions.begin() as session:
+            # The common case, sent, in one statement; the rest (rare) one by one.
+            sent = [o.id for o in outcomes if o.status == "sent"]
+            if sent:
+                session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(sent))
+                                .values(status="sent", sent_at=now, last_error=None, claimed_at=None))
             for o in outcomes:
+                if o.status == "sent":
+                    continue
                 values: dict = {"status": o.status, "last_error": o.error, "claimed_at": None}
                 if o.status == "sent":
                     values["sent_at"] = now
@@ -195,6 +203,7 @@ class Sender:
             log.exception("unexpected error sending outbox row %s", message.id)
             outcome = self._retry(message, type(exc).__name__)
         self._outcomes.append(outcome)
+        self._recorded.set()
 
     @staticmethod
     def _retry(message: Claimed, error: str) -> Outcome:
@@ -230,7 +239,12 @@ class Sender:
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
                 if batch or self._in_flight:
-                    await asyncio.sleep(FLUSH_SECONDS)
+                    # Wake as soon as an outcome is in (to free its slot), at most FLUSH_SECONDS later.
+                    self._recorded.clear()
+                    try:
+                        await asyncio.wait_for(self._recorded.wait(), FLUSH_SECONDS)
+                    except asyncio.TimeoutError:
+                        pass
                 else:
                     try:
                         await asyncio.wait_for(stop.wait(), idle_poll)

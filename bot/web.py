@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from telegram import Update
+from telegram import Bot, Update
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import Application
 
@@ -26,7 +26,8 @@ from bot.adapters.telegram import build_application
 from bot.assistant import Assistant
 from bot.config import Settings
 from bot.i18n import translator
-from bot.delivery import Sender
+from bot.aiohttp_request import AiohttpRequest
+from bot.delivery import Sender, window_for
 from bot.leader import LEADER_RETRY_SECONDS, Leadership
 from bot.scheduler import build_scheduler
 
@@ -109,6 +110,7 @@ class LeaderRole:
         self.scheduler = None
         self.stop_sending = asyncio.Event()
         self.sender_task: asyncio.Task | None = None
+        self.sender_bot: Bot | None = None
         self.is_leader = False
 
     async def run(self) -> None:
@@ -122,8 +124,14 @@ class LeaderRole:
         self.scheduler.start()
         if self.telegram_app is not None:
             await self.telegram.ready.wait()
-            sender = Sender(self.assistant.sessions, self.telegram_app.bot, self.assistant.knowledge,
-                            s.effective_send_rate, paid=s.paid_broadcast)
+            rate = s.effective_send_rate
+            # The sender has its own Bot on aiohttp (bot/aiohttp_request.py): a broadcast is
+            # thousands of requests, and the default backend costs 20 times more CPU each.
+            self.sender_bot = Bot(s.telegram_bot_token, base_url=f"{s.telegram_api_url.rstrip('/')}/bot",
+                                  request=AiohttpRequest(connection_pool_size=window_for(rate) + 8))
+            await self.sender_bot.initialize()
+            sender = Sender(self.assistant.sessions, self.sender_bot, self.assistant.knowledge, rate,
+                            paid=s.paid_broadcast)
             self.sender_task = asyncio.create_task(sender.run(self.stop_sending))
         while await asyncio.to_thread(self.leadership.still_held):
             await asyncio.sleep(LEADER_RETRY_SECONDS)
@@ -135,6 +143,9 @@ class LeaderRole:
         if self.sender_task is not None:
             await asyncio.gather(self.sender_task, return_exceptions=True)
             self.sender_task = None
+        if self.sender_bot is not None:
+            await self.sender_bot.shutdown()
+            self.sender_bot = None
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await asyncio.to_thread(self.leadership.release)

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 from telegram import Bot
-from telegram.request import HTTPXRequest
 
 import bot.delivery as delivery
+from bot.aiohttp_request import AiohttpRequest
 from admin_api.audience import recipients
 from admin_api.schemas import Audience
 from bot.delivery import Sender, requeue_abandoned
@@ -53,7 +53,8 @@ def statuses(sessions) -> Counter:
 
 
 def make_bot(fake_api, read_timeout: float = 5.0) -> Bot:
-    request = HTTPXRequest(connection_pool_size=64, read_timeout=read_timeout, connect_timeout=5)
+    """The sender's Bot, as `hocvuso serve` makes it: python-telegram-bot on aiohttp."""
+    request = AiohttpRequest(connection_pool_size=64, read_timeout=read_timeout, connect_timeout=5)
     return Bot(fake_api.token, base_url=f"{fake_api.url}/bot", request=request)
 
 
