@@ -87,7 +87,6 @@ class Sender:
         self._last_to_chat: dict[int, float] = {}
         self._outcomes: list[Outcome] = []
         self._in_flight = 0
-        self._recorded = asyncio.Event()   # an outcome is waiting to be written
         self.sent = 0
 
     # ---- the database side (run in a thread) ---------------------------------------------
@@ -203,7 +202,6 @@ class Sender:
             log.exception("unexpected error sending outbox row %s", message.id)
             outcome = self._retry(message, type(exc).__name__)
         self._outcomes.append(outcome)
-        self._recorded.set()
 
     @staticmethod
     def _retry(message: Claimed, error: str) -> Outcome:
@@ -239,12 +237,9 @@ class Sender:
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
                 if batch or self._in_flight:
-                    # Wake as soon as an outcome is in (to free its slot), at most FLUSH_SECONDS later.
-                    self._recorded.clear()
-                    try:
-                        await asyncio.wait_for(self._recorded.wait(), FLUSH_SECONDS)
-                    except asyncio.TimeoutError:
-                        pass
+                    # A steady tick: waking on every outcome cost a claim transaction each time
+                    # (measured slower at 1000/s).
+                    await asyncio.sleep(FLUSH_SECONDS)
                 else:
                     try:
                         await asyncio.wait_for(stop.wait(), idle_poll)
