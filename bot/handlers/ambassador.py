@@ -64,6 +64,11 @@ def _is_ambassador(turn: Turn) -> bool:
     return turn.resident is not None and turn.resident.ambassador_since is not None
 
 
+def _pick_course(turn: Turn, prefix: str, question: str) -> list[Reply]:
+    rows = [[Button(c.button, f"{prefix}:{c.id}")] for c in turn.pack.ordered_courses] + [_menu_button(turn)]
+    return [Reply(question, rows, edit=True)]
+
+
 def share(turn: Turn, args: list[str]) -> list[Reply]:
     """sh: pick a lesson; sh:<course>: the card to forward, with a link that credits the ambassador."""
     _ = turn._
@@ -71,8 +76,7 @@ def share(turn: Turn, args: list[str]) -> list[Reply]:
         return dashboard(turn, edit=True)
     course = turn.pack.courses.get(args[0]) if args else None
     if course is None:
-        rows = [[Button(c.button, f"sh:{c.id}")] for c in turn.pack.ordered_courses] + [_menu_button(turn)]
-        return [Reply(_("Which lesson do you want to share?"), rows, edit=True)]
+        return _pick_course(turn, "sh", _("Which lesson do you want to share?"))
     link = GuideLink(course.id, 0, turn.resident.id)
     card = _("📚 Free lesson «{course}» from the {movement} assistant of {commune}. Tap the button below "
              "to start: it takes a few minutes.").format(course=course.button,
@@ -93,8 +97,7 @@ def log_session(turn: Turn, args: list[str]) -> list[Reply]:
         return dashboard(turn, edit=True)
     course = turn.pack.courses.get(args[0]) if args else None
     if course is None:
-        rows = [[Button(c.button, f"hs:{c.id}")] for c in turn.pack.ordered_courses] + [_menu_button(turn)]
-        return [Reply(_("What did you help with, hands-on?"), rows, edit=True)]
+        return _pick_course(turn, "hs", _("What did you help with, hands-on?"))
     people = small_number(args[1], limit=1000) if len(args) > 1 else None
     if not people:
         rows = [[Button(str(n), f"hs:{course.id}:{n}") for n in PEOPLE_CHOICES[i:i + 4]] for i in (0, 4)]
