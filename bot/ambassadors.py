@@ -21,6 +21,11 @@ PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 INVITE_PREFIX, GUIDE_PREFIX = "ds_", "g_"
 
 
+def deep_link(bot_username: str, payload: str) -> str:
+    """The t.me link that opens the bot with /start <payload>."""
+    return f"https://t.me/{bot_username}?start={payload}"
+
+
 def new_invite_code() -> str:
     return secrets.token_urlsafe(12)  # 16 characters from A-Z a-z 0-9 _ -
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from bot.ambassadors import GuideLink
+from bot.ambassadors import GuideLink, deep_link
 from bot.content.schema import LanguagePack
 from bot.i18n import translator
 from bot.qa.normalize import Normalizer
@@ -67,7 +67,7 @@ def guide_cards(pack: LanguagePack, normalizer: Normalizer, query: str, ambassad
             commune=pack.assistant.commune_name)
         buttons = []
         if bot_username:
-            buttons = [[Button(_("▶️ Open the lesson"), url=f"https://t.me/{bot_username}?start={link.payload}")]]
+            buttons = [[Button(_("▶️ Open the lesson"), url=deep_link(bot_username, link.payload))]]
         cards.append(Card(id=f"{course.id}:{index}"[:64], title=course.button,
                           description=_("Step {n}: {step}").format(n=index + 1, step=step.title),
                           text=text, buttons=buttons))

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from admin_api.deps import Caller, allow, audit, get_session, get_settings, village_scope
 from admin_api.errors import ApiError
 from admin_api.schemas import ID_PATTERN, AmbassadorOut, InviteIn, InviteOut, RankedOut
-from bot.ambassadors import INVITE_PREFIX, create_invite, ranking
+from bot.ambassadors import INVITE_PREFIX, create_invite, deep_link, ranking
 from bot.i18n import N_
 from bot.models import Completion, HelpSession, Referral, Resident, Village
 
@@ -37,7 +37,7 @@ def create_ambassador_invite(body: InviteIn, request: Request, caller: Caller = 
     username = request.app.state.assistant.bot_username
     return InviteOut(code=code, command=f"/daisuso {code}", village_id=village, expires_at=invite.expires_at,
                      max_uses=invite.max_uses,
-                     link=f"https://t.me/{username}?start={INVITE_PREFIX}{code}" if username else None)
+                     link=deep_link(username, f"{INVITE_PREFIX}{code}") if username else None)
 
 
 @router.get("/leaderboard", response_model=list[RankedOut])

@@ -1,7 +1,7 @@
 """/daisuso: becoming a Đại sứ số, sharing lessons, and seeing the neighbours one helped."""
 from __future__ import annotations
 
-from bot.ambassadors import GuideLink, helped_by, redeem
+from bot.ambassadors import GuideLink, deep_link, helped_by, redeem
 from bot.handlers.course import record_step, step_reply
 from bot.handlers.turn import Turn, small_number
 from bot.models import HelpSession
@@ -83,7 +83,7 @@ def share(turn: Turn, args: list[str]) -> list[Reply]:
                                                           movement=turn.pack.assistant.movement_name,
                                                           commune=turn.pack.assistant.commune_name)
     if turn.bot_username:
-        url = f"https://t.me/{turn.bot_username}?start={link.payload}"
+        url = deep_link(turn.bot_username, link.payload)
         return [Reply(card, [[Button(_("▶️ Open the lesson"), url=url)]]),
                 Reply(_("☝️ Forward the message above to your neighbours or family. When they open it, "
                         "they count as people you helped."), [_menu_button(turn)])]

@@ -1,6 +1,7 @@
 """/giadinh: the resident's Gia đình số — who is in it, and whether it counts yet."""
 from __future__ import annotations
 
+from bot.ambassadors import deep_link
 from bot.handlers.turn import Turn
 from bot.households import HOUSEHOLD_PREFIX, create_household, join_household, members, new_invite_code
 from bot.replies import Button, Reply
@@ -46,7 +47,7 @@ def _invite(turn: Turn, code: str) -> Reply:
     text = _("👨‍👩‍👧 Join my digital family on the {movement} assistant: we learn digital skills together.").format(
         movement=turn.pack.assistant.movement_name)
     if turn.bot_username:
-        return Reply(text, [[Button(_("➕ Join"), url=f"https://t.me/{turn.bot_username}?start={payload}")]])
+        return Reply(text, [[Button(_("➕ Join"), url=deep_link(turn.bot_username, payload))]])
     return Reply(f"{text}\n/start {payload}")
 
 

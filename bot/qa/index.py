@@ -129,28 +129,29 @@ class QaIndex:
         forms: set[str] = set()   # ... and how they were written
         stopwords = self.normalizer.stopwords
         read = self.normalizer.read
-        # Answers and step titles add single words only: their word pairs are mostly noise.
-        for texts, weight in ((steps, self.settings.step_weight), (answers, self.settings.answer_weight)):
-            for text in texts:
-                pairs, accented = read(text)
-                if not pairs:
-                    continue
-                folded, typed = zip(*pairs)
-                if accented:
-                    words.update(folded)
-                    forms.update(typed)
-                for word in set(folded).difference(stopwords):
-                    if weights.get(word, 0.0) < weight:
-                        weights[word] = weight
-        contents = []
-        for text in questions:
+
+        def words_of(text: str) -> tuple[str, ...]:
+            """The text's folded words; records how they were written if it has dấu."""
             pairs, accented = read(text)
             if not pairs:
-                continue
+                return ()
             folded, typed = zip(*pairs)
             if accented:
                 words.update(folded)
                 forms.update(typed)
+            return folded
+
+        # Answers and step titles add single words only: their word pairs are mostly noise.
+        for texts, weight in ((steps, self.settings.step_weight), (answers, self.settings.answer_weight)):
+            for text in texts:
+                for word in set(words_of(text)).difference(stopwords):
+                    if weights.get(word, 0.0) < weight:
+                        weights[word] = weight
+        contents = []
+        for text in questions:
+            folded = words_of(text)
+            if not folded:
+                continue
             content = []
             previous, previous_counts = "", False
             for word in folded:
