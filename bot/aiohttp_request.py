@@ -23,6 +23,8 @@ class AiohttpRequest(BaseRequest):
         self._read_timeout = read_timeout
         self._connect_timeout = connect_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._headers = {"User-Agent": self.USER_AGENT}
+        self._form_headers = {**self._headers, "Content-Type": "application/x-www-form-urlencoded"}
 
     @property
     def read_timeout(self) -> float:
@@ -46,19 +48,17 @@ class AiohttpRequest(BaseRequest):
         read = self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout
         connect = self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
-        data = None
+        data, headers = None, self._headers
         if request_data is not None:
-            if request_data.contains_files:
-                form = aiohttp.FormData()
-                for name, value in request_data.multipart_data.items():
-                    form.add_field(name, value[1] if isinstance(value, tuple) else value,
-                                   filename=value[0] if isinstance(value, tuple) else None)
-                data = form
-            else:
-                data = request_data.json_parameters  # sent form-encoded, as the default backend does
+            if request_data.contains_files:  # the outbox sends text only; nothing uploads through here
+                raise NotImplementedError("AiohttpRequest does not upload files")
+            # Form-encoded, as the default backend sends it; encoded here, since aiohttp's
+            # FormData costs more CPU than the rest of the request.
+            data = request_data.url_encoded_parameters().encode()
+            headers = self._form_headers
         try:
             async with self._session.request(method, url, data=data, timeout=timeout,
-                                             headers={"User-Agent": self.USER_AGENT}) as response:
+                                             headers=headers) as response:
                 return response.status, await response.read()
         except asyncio.TimeoutError as err:
             raise TimedOut from err

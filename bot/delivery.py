@@ -15,18 +15,21 @@ in the queue: at most the in-flight window is sent twice, and nothing is lost.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import json
 import logging
 import math
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.content import Knowledge
+from bot.message_poster import MessagePoster
 from bot.models import Broadcast, OutboxMessage, Resident, utcnow
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,9 @@ CHAT_INTERVAL = 1.05                         # Telegram: about 1 message per sec
 GROUP_INTERVAL = 3.1                         # ... and 20 per minute in a group
 PUSH_PLATFORMS = ("telegram",)               # where a message can be sent unasked
 FLUSH_SECONDS = 0.05                         # how often outcomes are written
+PRUNE_SECONDS = 60                           # how often chats long quiet are forgotten
+CATCH_UP_SECONDS = 0.01                      # slots missed by a late wake-up that may still be used
+RATE_HEADROOM = 0.03                         # slots 3% wider apart than 1/rate: 1% for catching up, 2% for jitter
 
 
 @dataclass
@@ -44,7 +50,7 @@ class Claimed:
     id: int
     chat_id: int
     text: str
-    buttons: list | None
+    markup: str | None      # the inline keyboard, as JSON
     attempts: int
 
 
@@ -73,10 +79,15 @@ def requeue_abandoned(sessions: sessionmaker[Session]) -> int:
 
 
 class Sender:
-    def __init__(self, sessions: sessionmaker[Session], bot: Bot, knowledge: Knowledge, rate: float,
-                 paid: bool = False):
+    """Claims due rows in small batches, paces them out one slot at a time, records outcomes.
+
+    Pacing lives in one dispatcher task rather than in each send: at 1000/s, a sleeping task
+    per message woke up at every slot and cost more CPU than the sends."""
+
+    def __init__(self, sessions: sessionmaker[Session], poster: MessagePoster, knowledge: Knowledge,
+                 rate: float, paid: bool = False):
         self.sessions = sessions
-        self.bot = bot
+        self.poster = poster
         self.knowledge = knowledge
         self.rate = rate
         self.paid = paid
@@ -84,9 +95,15 @@ class Sender:
         self.postgres = sessions.kw["bind"].dialect.name == "postgresql"
         self._paused_until = 0.0
         self._next_slot = 0.0
-        self._last_to_chat: dict[int, float] = {}
+        self._last_sent: dict[int, float] = {}              # chat -> when its last message went
+        self._set_aside_until: dict[int, float] = {}        # chat -> when its last one set aside may go
+        self._ready: deque[Claimed] = deque()               # claimed, waiting for a slot
+        self._later: list[tuple[float, int, Claimed]] = []  # heap: waiting for their chat's interval
+        self._queued = asyncio.Event()
+        self._tasks: set[asyncio.Task] = set()
         self._outcomes: list[Outcome] = []
         self._in_flight = 0
+        self._markups: dict[tuple[int, str], str | None] = {}
         self.sent = 0
 
     # ---- the database side (run in a thread) ---------------------------------------------
@@ -110,19 +127,27 @@ class Sender:
                 return []
             rows = session.execute(
                 select(OutboxMessage.id, Resident.external_id, Resident.platform, Resident.language,
-                       OutboxMessage.text, OutboxMessage.buttons, OutboxMessage.attempts, Broadcast.text,
-                       Broadcast.courses)
+                       OutboxMessage.text, OutboxMessage.buttons, OutboxMessage.attempts, Broadcast.id,
+                       Broadcast.text, Broadcast.courses)
                 .join(Resident, Resident.id == OutboxMessage.resident_id)
                 .outerjoin(Broadcast, Broadcast.id == OutboxMessage.broadcast_id)
                 .where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.due_at, OutboxMessage.id)).all()
             claimed, unreachable = [], []
-            for oid, external, platform, language, text, buttons, attempts, b_text, b_courses in rows:
+            for oid, external, platform, language, text, buttons, attempts, b_id, b_text, b_courses in rows:
                 if platform not in PUSH_PLATFORMS or not external.lstrip("-").isdigit():
                     unreachable.append(oid)
                     continue
                 if b_text is not None:
-                    text, buttons = b_text, self._course_buttons(b_courses or [], language)
-                claimed.append(Claimed(oid, int(external), text or "", buttons, attempts))
+                    # One keyboard per broadcast and language, made once.
+                    key = (b_id, language)
+                    if key not in self._markups:
+                        if len(self._markups) > 1000:  # a sender runs for months
+                            self._markups.clear()
+                        self._markups[key] = _markup(self._course_buttons(b_courses or [], language))
+                    text, markup = b_text, self._markups[key]
+                else:
+                    markup = _markup(buttons)
+                claimed.append(Claimed(oid, int(external), text or "", markup, attempts))
             if unreachable:
                 session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(unreachable))
                                 .values(status="failed", last_error="platform cannot receive messages"))
@@ -144,8 +169,6 @@ class Sender:
                 if o.status == "sent":
                     continue
                 values: dict = {"status": o.status, "last_error": o.error, "claimed_at": None}
-                if o.status == "sent":
-                    values["sent_at"] = now
                 if o.retry_at is not None:
                     values["due_at"] = o.retry_at
                 if not o.count_attempt:
@@ -157,34 +180,75 @@ class Sender:
                                     .values(active=False))
 
     # ---- the sending side ----------------------------------------------------------------
-    async def _pace(self, chat_id: int) -> None:
-        """Wait for a slot under the overall rate, any 429 pause, and the chat's own limit."""
-        loop = time.monotonic
+    def _chat_free_at(self, chat_id: int) -> float:
+        last = self._last_sent.get(chat_id)
+        return -math.inf if last is None else last + _spacing(chat_id)
+
+    def _next_due(self, now: float) -> Claimed | None:
+        """The next message its chat may receive now: one set aside whose chat interval has
+        passed first, else the oldest claimed (set aside if its chat had a message too recently)."""
+        while self._later and self._later[0][0] <= now:
+            _, oid, message = heapq.heappop(self._later)
+            free_at = self._chat_free_at(message.chat_id)
+            if free_at <= now:
+                return message
+            heapq.heappush(self._later, (free_at, oid, message))  # the chat's previous message went late
+        while self._ready:
+            message = self._ready.popleft()
+            chat = message.chat_id
+            free_at = self._chat_free_at(chat)
+            if chat in self._set_aside_until:  # behind the messages to this chat already set aside
+                free_at = max(free_at, self._set_aside_until[chat] + _spacing(chat))
+            if free_at <= now:
+                return message
+            self._set_aside_until[chat] = free_at
+            heapq.heappush(self._later, (free_at, message.id, message))
+        return None
+
+    async def _dispatch(self) -> None:
+        """Start one send per slot of the overall rate, honouring a 429 pause and each chat's
+        interval. A late wake-up may still use the slots of the last CATCH_UP_SECONDS (else a
+        busy loop would lose rate); RATE_HEADROOM spaces the slots so that this catch-up and
+        the jitter on the way to Telegram do not add up to more than `rate` in any second."""
+        interval = (1 + RATE_HEADROOM) / self.rate
+        clock = time.monotonic
         while True:
-            now = loop()
-            wait = max(self._paused_until - now, self._next_slot - now)
-            if wait <= 0:
-                break
-            await asyncio.sleep(wait)
-        self._next_slot = max(self._next_slot, loop()) + 1 / self.rate
-        # Reserve the chat's next free moment before waiting, so two messages to one chat
-        # claimed together go out a full interval apart.
-        spacing = GROUP_INTERVAL if chat_id < 0 else CHAT_INTERVAL
-        last = self._last_to_chat.get(chat_id)
-        at = loop() if last is None else max(loop(), last + spacing)
-        self._last_to_chat[chat_id] = at
-        if at > loop():
-            await asyncio.sleep(at - loop())
+            now = clock()
+            if self._paused_until > now:
+                await asyncio.sleep(self._paused_until - now)
+                continue
+            self._next_slot = max(self._next_slot, now - CATCH_UP_SECONDS)
+            while self._next_slot <= now:
+                message = self._next_due(now)
+                if message is None:
+                    break
+                self._last_sent[message.chat_id] = now
+                self._next_slot += interval
+                task = asyncio.create_task(self._send(message))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            if self._ready:
+                await asyncio.sleep(self._next_slot - now)
+                continue
+            # Nothing claimed is waiting for a slot: sleep until a message set aside may go,
+            # or until the next claim.
+            self._queued.clear()
+            timeout = max(self._next_slot, self._later[0][0]) - now if self._later else None
+            try:
+                await asyncio.wait_for(self._queued.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+
+    def _forget_old_chats(self) -> None:
+        """Chats with no message for longer than any interval need no entry (a long run reaches
+        every resident)."""
+        horizon = time.monotonic() - max(CHAT_INTERVAL, GROUP_INTERVAL)
+        self._last_sent = {c: t for c, t in self._last_sent.items() if t > horizon}
+        self._set_aside_until = {c: t for c, t in self._set_aside_until.items() if t > horizon}
 
     async def _send(self, message: Claimed) -> None:
         try:
-            await self._pace(message.chat_id)
-            markup = None
-            if message.buttons:
-                markup = InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)]
-                                               for label, data in message.buttons])
-            kwargs = {"allow_paid_broadcast": True} if self.paid else {}
-            await self.bot.send_message(message.chat_id, message.text, reply_markup=markup, **kwargs)
+            await self.poster.send_message(message.chat_id, message.text, message.markup, self.paid)
             outcome = Outcome(message.id, "sent")
             self.sent += 1
         except RetryAfter as exc:
@@ -218,24 +282,28 @@ class Sender:
         self._in_flight -= len(outcomes)
 
     async def run(self, stop: asyncio.Event, idle_poll: float = 1.0, recover: bool = True) -> None:
-        """Send until `stop` is set; then finish the messages in flight and record them.
+        """Send until `stop` is set; then finish the sends under way, put back the claimed rows
+        not yet sent, and record it all.
 
         `recover` first puts back rows a dead sender left "sending". Only the leader runs a
         sender (bot/leader.py), so at its start no other sender holds rows; a second sender
         started alongside must pass recover=False."""
         if recover:
             await asyncio.to_thread(requeue_abandoned, self.sessions)
-        tasks: set[asyncio.Task] = set()
+        dispatcher = asyncio.create_task(self._dispatch())
+        pruned = time.monotonic()
         try:
             while not stop.is_set():
                 await self._flush()
+                if time.monotonic() - pruned > PRUNE_SECONDS:
+                    self._forget_old_chats()
+                    pruned = time.monotonic()
                 free = self.window - self._in_flight
                 batch = await asyncio.to_thread(self._claim, free) if free > 0 else []
-                self._in_flight += len(batch)
-                for message in batch:
-                    task = asyncio.create_task(self._send(message))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
+                if batch:
+                    self._in_flight += len(batch)
+                    self._ready.extend(batch)
+                    self._queued.set()
                 if batch or self._in_flight:
                     # A steady tick: waking on every outcome cost a claim transaction each time
                     # (measured slower at 1000/s).
@@ -246,9 +314,28 @@ class Sender:
                     except asyncio.TimeoutError:
                         pass
         finally:
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
+            dispatcher.cancel()
+            await asyncio.gather(dispatcher, return_exceptions=True)
+            # Claimed but never started: back in the queue, not counted as an attempt.
+            unsent = [*self._ready, *(entry[2] for entry in self._later)]
+            self._ready.clear()
+            self._later.clear()
+            self._outcomes.extend(Outcome(m.id, "queued", None, count_attempt=False) for m in unsent)
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
             await self._flush()
+
+
+def _spacing(chat_id: int) -> float:
+    return GROUP_INTERVAL if chat_id < 0 else CHAT_INTERVAL  # Telegram's group chats have negative ids
+
+
+def _markup(buttons: list | None) -> str | None:
+    """An inline keyboard, one button per row, as the JSON Telegram takes."""
+    if not buttons:
+        return None
+    rows = [[{"text": label, "callback_data": data}] for label, data in buttons]
+    return json.dumps({"inline_keyboard": rows}, ensure_ascii=False)
 
 
 def _short(exc: Exception) -> str:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from telegram import Bot, Update
+from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import Application
 
@@ -27,6 +27,7 @@ from bot.assistant import Assistant
 from bot.config import Settings
 from bot.i18n import translator
 from bot.aiohttp_request import AiohttpRequest
+from bot.message_poster import MessagePoster
 from bot.delivery import Sender, window_for
 from bot.leader import LEADER_RETRY_SECONDS, Leadership
 from bot.scheduler import build_scheduler
@@ -110,7 +111,7 @@ class LeaderRole:
         self.scheduler = None
         self.stop_sending = asyncio.Event()
         self.sender_task: asyncio.Task | None = None
-        self.sender_bot: Bot | None = None
+        self.poster: MessagePoster | None = None
         self.is_leader = False
 
     async def run(self) -> None:
@@ -125,12 +126,13 @@ class LeaderRole:
         if self.telegram_app is not None:
             await self.telegram.ready.wait()
             rate = s.effective_send_rate
-            # The sender has its own Bot on aiohttp (bot/aiohttp_request.py): a broadcast is
-            # thousands of requests, and the default backend costs 20 times more CPU each.
-            self.sender_bot = Bot(s.telegram_bot_token, base_url=f"{s.telegram_api_url.rstrip('/')}/bot",
-                                  request=AiohttpRequest(connection_pool_size=window_for(rate) + 8))
-            await self.sender_bot.initialize()
-            sender = Sender(self.assistant.sessions, self.sender_bot, self.assistant.knowledge, rate,
+            # The sender posts through its own aiohttp connection pool (bot/message_poster.py):
+            # a broadcast is thousands of requests, and the default backend costs 20 times more
+            # CPU each.
+            self.poster = MessagePoster(s.telegram_bot_token, s.telegram_api_url,
+                                        AiohttpRequest(connection_pool_size=window_for(rate) + 8))
+            await self.poster.initialize()
+            sender = Sender(self.assistant.sessions, self.poster, self.assistant.knowledge, rate,
                             paid=s.paid_broadcast)
             self.sender_task = asyncio.create_task(sender.run(self.stop_sending))
         while await asyncio.to_thread(self.leadership.still_held):
@@ -143,9 +145,9 @@ class LeaderRole:
         if self.sender_task is not None:
             await asyncio.gather(self.sender_task, return_exceptions=True)
             self.sender_task = None
-        if self.sender_bot is not None:
-            await self.sender_bot.shutdown()
-            self.sender_bot = None
+        if self.poster is not None:
+            await self.poster.shutdown()
+            self.poster = None
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await asyncio.to_thread(self.leadership.release)
