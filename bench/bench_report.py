@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from admin_api.reports.docx import render_docx  # noqa: E402
-from admin_api.reports.progress import progress_report  # noqa: E402
+from admin_api.reports.progress import progress_report, sum_cells  # noqa: E402
 from admin_api.reports.xlsx import render_xlsx  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.content import load_knowledge  # noqa: E402
@@ -170,12 +170,7 @@ def baseline(session, knowledge, start: datetime, end: datetime) -> dict[tuple, 
 
 
 def summed(cells: dict[tuple, Counter], keep) -> dict[str, int]:
-    out = dict.fromkeys(FIELDS, 0)
-    for key, counts in cells.items():
-        if keep(key):
-            for name in FIELDS:
-                out[name] += counts[name]
-    return out
+    return sum_cells(cells, keep, FIELDS)
 
 
 def figures(row) -> dict[str, int]:

@@ -90,11 +90,12 @@ def _cells(session: Session, knowledge: Knowledge, start: datetime, end: datetim
     return cells
 
 
-def _sum(cells: dict[CellKey, dict[str, int]], keep) -> dict[str, int]:
-    out = dict.fromkeys(FIELDS, 0)
+def sum_cells(cells: dict[CellKey, dict[str, int]], keep, fields: tuple[str, ...] = FIELDS) -> dict[str, int]:
+    """The counts of the (village, group) cells that `keep` accepts, added up."""
+    out = dict.fromkeys(fields, 0)
     for key, counts in cells.items():
         if keep(key):
-            for name in FIELDS:
+            for name in fields:
                 out[name] += counts[name]
     return out
 
@@ -128,29 +129,29 @@ def progress_report(session: Session, knowledge: Knowledge, commune: str, period
 
     families = _digital_families(session, knowledge, end)
     for v in villages:
-        counts = _sum(cells, lambda key, vid=v.id: key[0] == vid)
+        counts = sum_cells(cells, lambda key, vid=v.id: key[0] == vid)
         row = with_adult_measures(_row(v.id, v.name, counts), counts, v.adult_population)
         row.adult_population, row.households = v.adult_population, v.households
         row.digital_families = Measure(families.get(v.id, 0), v.households)
         report.villages.append(row)
     known = {v.id for v in villages}
-    unplaced = _sum(cells, lambda key: key[0] not in known)
+    unplaced = sum_cells(cells, lambda key: key[0] not in known)
     if unplaced["registered"] and not village:
         report.villages.append(_row(None, labels.get("no_village", "no_village"), unplaced))  # residents who skipped the village question
 
     by_audience = {i.who: i for i in plan.indicators if i.who != "adults"}
     for group in knowledge.pack("vi").profile.groups:
-        counts = _sum(cells, lambda key, gid=group.id: key[1] == gid)
+        counts = sum_cells(cells, lambda key, gid=group.id: key[1] == gid)
         row = _row(group.id, group.label, counts)
         indicator = by_audience.get(group.audience)
         if indicator is not None:
             row.group_target = Measure(counts["core_completed"], counts["registered"], targets.get(indicator.id))
         report.groups.append(row)
-    ungrouped = _sum(cells, lambda key: key[1] is None)
+    ungrouped = sum_cells(cells, lambda key: key[1] is None)
     if ungrouped["registered"]:
         report.groups.append(_row(None, labels.get("no_group", "no_group"), ungrouped))
 
-    everyone = _sum(cells, lambda key: True)
+    everyone = sum_cells(cells, lambda key: True)
     populations = [v.adult_population for v in villages]
     population = sum(populations) if populations and None not in populations else None
     report.total = with_adult_measures(_row(None, commune, everyone), everyone, population)
