@@ -170,7 +170,9 @@ async def test_one_message_per_second_per_chat(fake_api, sessions, knowledge):
 
 
 async def test_a_group_waits_its_interval_without_holding_back_the_others(fake_api, sessions, knowledge, monkeypatch):
-    monkeypatch.setattr(delivery, "GROUP_INTERVAL", 0.6)  # Telegram's is 3 s: the same logic, quicker
+    # Telegram's limit is 3 s and the sender keeps 3.1: the same logic, quicker, with the same kind
+    # of margin, since the fake API times arrivals, a little after the sender's own clock.
+    monkeypatch.setattr(delivery, "GROUP_INTERVAL", 0.7)
     [group] = add_residents(sessions, 1, first=-1001234)
     people = add_residents(sessions, 8)
     queue_broadcast(sessions, text="tin 1")
