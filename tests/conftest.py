@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import datetime, time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from sqlalchemy import create_engine, text
 
 from bot.assistant import Assistant
@@ -17,6 +20,29 @@ from tests.fakebotapi import FakeBotAPI
 
 POSTGRES_URL = os.environ.get("HOCVUSO_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+COMMUNE_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--clock", metavar="HH:MM",
+                     help="run the suite as if it were this time today in the commune (Asia/Ho_Chi_Minh); "
+                          "the clock keeps ticking from there")
+
+
+def pytest_configure(config):
+    """`--clock 23:30` moves this process's wall clock (not its monotonic clock) to 23:30 today,
+    commune time. The destination is given as a UTC instant, so the machine's own time zone (TZ)
+    stays as it is: code that mixes the machine's date with the commune's shows up."""
+    clock = config.getoption("--clock")
+    if clock:
+        local = datetime.combine(datetime.now(COMMUNE_TZ).date(), time.fromisoformat(clock), COMMUNE_TZ)
+        # Processes the tests start (hocvuso serve) shift their clocks by the same amount.
+        os.environ["TEST_CLOCK_SHIFT"] = str(local.timestamp() - datetime.now().timestamp())
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).with_name("clock")),
+                                                                 os.environ.get("PYTHONPATH")]))
+        traveller = time_machine.travel(local.timestamp(), tick=True)
+        traveller.start()
+        config.add_cleanup(traveller.stop)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import io
 import os
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,7 +25,7 @@ from tests.core_helpers import Chat, data_of
 from tests.http_helpers import serving
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-ADMIN = "admin-token-for-tests"
+ADMIN = "admin-token-for-tests-0123456789abcdef"
 VILLAGE_A, VILLAGE_B = "kv-tong-lanh", "kv-phong-ly"
 CORE = ["vneid", "an-toan-mang", "thanh-toan-so"]
 
@@ -83,6 +83,17 @@ def test_missing_and_wrong_tokens_are_401_with_a_json_error(api):
         body = error_of(response, 401)
         assert body["field"] == "Authorization"
         assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_repeated_wrong_tokens_slow_down_the_address(api):
+    """Guessing tokens at speed: after 10 wrong ones in a minute, the address waits (429) and
+    no token is checked, not even the right one, until the minute is over."""
+    for attempt in range(10):
+        assert api.get("/api/v1/villages", headers=bearer(f"guess-{attempt}")).status_code == 401
+    refused = api.get("/api/v1/villages", headers=bearer("guess-11"))
+    body = error_of(refused, 429)
+    assert body["field"] == "Authorization" and 1 <= int(refused.headers["retry-after"]) <= 60
+    assert api.get("/api/v1/villages").status_code == 429     # the admin's own token waits too
 
 
 def test_roles_are_enforced(api, sessions):
@@ -383,8 +394,9 @@ def test_residents_list_search_detail_export_and_delete(api, sessions):
         for table in (Resident, Progress, Completion):
             assert session.scalar(select(func.count()).select_from(table).where(table.id == first
                                   if table is Resident else table.resident_id == first)) == 0
-        audit = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
-        assert audit == ["residents.export", "resident.delete"]
+        audit = session.execute(select(AuditEntry.action, AuditEntry.subject).order_by(AuditEntry.id)).all()
+        assert [action for action, _ in audit] == ["residents.export", "resident.delete"]
+        assert f"resident {first}" not in [subject for _, subject in audit]   # the deleted id is not kept
         assert "Người" not in str(session.scalars(select(AuditEntry.detail)).all())
     assert error_of(api.get("/api/v1/residents?limit=0"), 422)["field"] == "limit"
 
@@ -465,7 +477,8 @@ def test_certification_button_counts_in_the_report(api, assistant):
     chat.tap("cert:1")
     chat.press("cert:1")
     assert "cert:0" in data_of(chat.last)
-    today = date.today().isoformat()
+    # The commune's date: between 17:00 and 24:00 UTC the machine's date is still yesterday.
+    today = datetime.now(TZ).date().isoformat()
     report = api.get(f"/api/v1/reports/progress?to={today}").json()
     assert report["total"]["certified"]["count"] == 1
     assert "cert:1" in data_of(progress)
