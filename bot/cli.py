@@ -19,7 +19,8 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         for err in exc.errors():
             name = ".".join(str(p) for p in err["loc"]) or "settings"
-            print(f"configuration error: {name}: {err['msg']}", file=sys.stderr)
+            message = err["msg"].removeprefix("Value error, ")
+            print(f"configuration error: {name}: {message}", file=sys.stderr)
         raise SystemExit(2)
 
 
@@ -35,21 +36,49 @@ def load_content(settings: Settings):
         raise SystemExit(2)
 
 
-def build_assistant(settings: Settings, knowledge):
-    from bot.assistant import Assistant
+def open_database(settings: Settings, *, create: bool):
+    """Sessions on the migrated database. Only `migrate` (and the local `chat`) may create one:
+    for the others a missing or empty database is an error that says what to do."""
+    from sqlalchemy.exc import OperationalError
+
+    from bot import storage
     from bot.db import make_engine, make_sessionmaker, migrate
 
-    migrate(settings.database_url)
-    engine = make_engine(settings.database_url)
-    return Assistant(knowledge, make_sessionmaker(engine), settings.timezone)
+    url = settings.database_url
+    if not create:
+        storage.require_existing(url)
+    storage.prepare_folder(url)
+    engine = make_engine(url)
+    try:
+        if not create:
+            storage.require_migrated(engine, url)
+        migrate(url)
+        sessions = make_sessionmaker(engine)
+        storage.StorageCheck(sessions, url).probe_write()
+    except OperationalError as exc:
+        raise storage.unusable(url, exc) from None
+    return sessions
+
+
+def build_assistant(settings: Settings, knowledge, *, create: bool = False):
+    from bot.assistant import Assistant
+
+    return Assistant(knowledge, open_database(settings, create=create), settings.timezone)
 
 
 def cmd_serve(settings: Settings, args) -> None:
     import uvicorn
 
+    from bot.storage import ServerLock, sqlite_path
     from bot.web import create_app
 
     knowledge = load_content(settings)
+    database = sqlite_path(settings.database_url)
+    server_lock = ServerLock(database) if database is not None and database.is_file() else None
+    if server_lock is not None:
+        # Two servers on one SQLite file would both lead: both send every broadcast. Held
+        # (by this variable) until serve returns.
+        server_lock.acquire()
     app = create_app(settings, build_assistant(settings, knowledge))
     # The content and the free-text index live as long as the process: out of the garbage
     # collector's sight, its full passes stop pausing every reply and send (70 ms each here).
@@ -57,19 +86,19 @@ def cmd_serve(settings: Settings, args) -> None:
     url = f"http://{settings.host}:{settings.port}"
     print(f"hocvuso is running: web chat at {url}/chat, API docs at {url}/docs", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    if server_lock is not None:
+        server_lock.release()
 
 
 def cmd_chat(settings: Settings, args) -> None:
     from bot.adapters.terminal import run_chat
 
     knowledge = load_content(settings)
-    run_chat(build_assistant(settings, knowledge), args.user, args.name)
+    run_chat(build_assistant(settings, knowledge, create=True), args.user, args.name)
 
 
 def cmd_migrate(settings: Settings, args) -> None:
-    from bot.db import migrate
-
-    migrate(settings.database_url)
+    open_database(settings, create=True)
     print("database is up to date")
 
 
@@ -114,12 +143,9 @@ def cmd_eval_qa(settings: Settings, args) -> None:
 def cmd_unanswered(settings: Settings, args) -> None:
     from sqlalchemy import select
 
-    from bot.db import make_engine, make_sessionmaker, migrate
     from bot.models import UnansweredQuestion
 
-    migrate(settings.database_url)
-    sessions = make_sessionmaker(make_engine(settings.database_url))
-    with sessions() as session:
+    with open_database(settings, create=False)() as session:
         rows = session.scalars(select(UnansweredQuestion).order_by(
             UnansweredQuestion.count.desc(), UnansweredQuestion.last_seen.desc()).limit(args.limit)).all()
     if not rows:
@@ -130,11 +156,9 @@ def cmd_unanswered(settings: Settings, args) -> None:
 
 def _database(settings: Settings):
     """The migrated database, with villages and targets seeded from knowledge/."""
-    from bot.db import make_engine, make_sessionmaker, migrate
     from bot.reference import seed_reference_data
 
-    migrate(settings.database_url)
-    sessions = make_sessionmaker(make_engine(settings.database_url))
+    sessions = open_database(settings, create=False)
     seed_reference_data(sessions, load_content(settings))
     return sessions
 
@@ -226,7 +250,18 @@ def main(argv: list[str] | None = None) -> None:
 
     setup_logging(settings.log_level, [settings.telegram_bot_token, settings.admin_token,
                                        settings.telegram_webhook_secret])
-    args.func(settings, args)
+    from sqlalchemy.exc import OperationalError
+
+    from bot import storage
+
+    try:
+        args.func(settings, args)
+    except storage.DatabaseProblem as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except OperationalError as exc:  # the database went away while a command ran
+        print(f"configuration error: {storage.unusable(settings.database_url, exc)}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -3,12 +3,22 @@ from __future__ import annotations
 
 from datetime import time
 from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = REPO_ROOT / "var" / "hocvuso.db"
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+# The admin token is redacted from the logs by its text: a short one would redact every
+# occurrence of its letters, and is guessable. `hocvuso admin create-token` makes 43 characters.
+ADMIN_TOKEN_MIN = 32
+WEBHOOK_SECRET_MIN = 16
+WEBHOOK_PORTS = (443, 80, 88, 8443)   # the only ports Telegram delivers webhooks to
 
 
 def parse_quiet_hours(value: str) -> tuple[time, time]:
@@ -17,6 +27,18 @@ def parse_quiet_hours(value: str) -> tuple[time, time]:
     except ValueError:
         raise ValueError("HOCVUSO_QUIET_HOURS must look like 21:00-07:00") from None
     return start, end
+
+
+def check_http_url(value: str, *, https_only: bool = False) -> str:
+    parts = urlsplit(value)
+    schemes = ("https",) if https_only else ("http", "https")
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValueError(f"must be a {' or '.join(schemes)} URL with a host, like {schemes[-1]}://example.org")
+    try:
+        parts.port
+    except ValueError:
+        raise ValueError("has a port that is not a number from 1 to 65535") from None
+    return value
 
 
 class Settings(BaseSettings):
@@ -29,21 +51,81 @@ class Settings(BaseSettings):
 
     database_url: str = Field(default=f"sqlite:///{DEFAULT_DB}", alias="HOCVUSO_DATABASE_URL")
     host: str = Field(default="127.0.0.1", alias="HOCVUSO_HOST")
-    port: int = Field(default=8080, alias="HOCVUSO_PORT")
+    port: int = Field(default=8080, ge=1, le=65535, alias="HOCVUSO_PORT")
     admin_token: str | None = Field(default=None, alias="HOCVUSO_ADMIN_TOKEN")
 
     knowledge_dir: Path = Field(default=REPO_ROOT / "knowledge", alias="HOCVUSO_KNOWLEDGE_DIR")
     timezone: str = Field(default="Asia/Ho_Chi_Minh", alias="HOCVUSO_TIMEZONE")
     log_level: str = Field(default="INFO", alias="HOCVUSO_LOG_LEVEL")
     # Proactive sending (the outbox): messages per second overall; Telegram allows about 30.
-    send_rate: float = Field(default=25.0, gt=0, le=1000, alias="HOCVUSO_SEND_RATE")
+    send_rate: float = Field(default=25.0, gt=0, le=1000, allow_inf_nan=False, alias="HOCVUSO_SEND_RATE")
     # Paid broadcasts (allow_paid_broadcast, Telegram Stars): up to 1000 messages per second.
     paid_broadcast: bool = Field(default=False, alias="HOCVUSO_PAID_BROADCAST")
-    paid_send_rate: float = Field(default=1000.0, gt=0, le=1000, alias="HOCVUSO_PAID_SEND_RATE")
+    paid_send_rate: float = Field(default=1000.0, gt=0, le=1000, allow_inf_nan=False,
+                                  alias="HOCVUSO_PAID_SEND_RATE")
     # A resident idle this many days in a started course gets a gentle reminder (at most weekly).
     reminder_days: int = Field(default=3, ge=1, le=60, alias="HOCVUSO_REMINDER_DAYS")
     # Proactive messages wait for the morning unless urgent: "HH:MM-HH:MM", local time.
     quiet_hours: str = Field(default="21:00-07:00", alias="HOCVUSO_QUIET_HOURS")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a known time zone; use a name like Asia/Ho_Chi_Minh") from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError("is not a database URL; use sqlite:///path/to/file.db or "
+                             "postgresql+psycopg://user:password@host/database") from None
+        if url.drivername == "postgresql+psycopg":
+            return value
+        if url.drivername == "postgresql":
+            # psycopg (3) is the driver installed; to SQLAlchemy a bare "postgresql://" means psycopg2.
+            return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        if url.get_backend_name() == "sqlite" and url.get_driver_name() == "pysqlite":
+            if not url.database or url.database == ":memory:":
+                raise ValueError("needs a file: sqlite:///path/to/file.db")
+            return value
+        raise ValueError(f"uses {url.drivername!r}; only SQLite (sqlite:///file.db) and PostgreSQL "
+                         "(postgresql+psycopg://...) are supported")
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        return check_http_url(value)
+
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        check_http_url(value, https_only=True)
+        if (urlsplit(value).port or 443) not in WEBHOOK_PORTS:
+            raise ValueError(f"must use one of the ports Telegram delivers to: {', '.join(map(str, WEBHOOK_PORTS))}")
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _long_admin_token(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < ADMIN_TOKEN_MIN:
+            raise ValueError(f"must be at least {ADMIN_TOKEN_MIN} characters (make one with: "
+                             "python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
+        return value
 
     @field_validator("quiet_hours")
     @classmethod
@@ -59,9 +141,11 @@ class Settings(BaseSettings):
     def _webhook_needs_secret(self) -> "Settings":
         if self.telegram_webhook_url and not self.telegram_webhook_secret:
             raise ValueError("TELEGRAM_WEBHOOK_SECRET must be set when TELEGRAM_WEBHOOK_URL is set")
-        if self.telegram_webhook_secret and not all(
-                c.isascii() and (c.isalnum() or c in "_-") for c in self.telegram_webhook_secret):
+        secret = self.telegram_webhook_secret
+        if secret and not all(c.isascii() and (c.isalnum() or c in "_-") for c in secret):
             raise ValueError("TELEGRAM_WEBHOOK_SECRET may only use A-Z, a-z, 0-9, _ and -")
+        if secret and not WEBHOOK_SECRET_MIN <= len(secret) <= 256:
+            raise ValueError(f"TELEGRAM_WEBHOOK_SECRET must be {WEBHOOK_SECRET_MIN} to 256 characters")
         return self
 
     @property

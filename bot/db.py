@@ -13,10 +13,11 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def make_engine(url: str, **kwargs) -> Engine:
+    # hide_parameters: a failed statement's error (and so a logged traceback) must not quote
+    # what residents typed or their names.
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
@@ -33,7 +34,8 @@ def make_engine(url: str, **kwargs) -> Engine:
         return engine
     if "poolclass" not in kwargs:
         kwargs.update(pool_size=10, max_overflow=10)
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # A host that does not answer must not hang start-up or /healthz for minutes.
+    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10}, **kwargs)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

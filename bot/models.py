@@ -151,6 +151,30 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
+class InboxUpdate(Base):
+    """A platform update written down before it is acknowledged (a webhook's 200, a long poll's
+    next offset), and deleted in the transaction that handles it. What is left after a crash is
+    handled at the next start. It holds what the resident sent, so it lives only until handled."""
+
+    __tablename__ = "inbox"
+
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    chat_id: Mapped[str | None] = mapped_column(String(64), index=True)   # to forget on request
+    body: Mapped[dict] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    replays: Mapped[int] = mapped_column(Integer, default=0)   # handled again after a restart
+
+
+class HealthCheck(Base):
+    """One row that /healthz rewrites: proof that the database still takes writes."""
+
+    __tablename__ = "health_check"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class UnansweredQuestion(Base):
     """Free-text questions the assistant could not answer, for content editors.
 

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from bot.config import REPO_ROOT
+from bot.db import migrate
 from tests.telegram_helpers import act, all_data
 
 HOCVUSO = Path(sys.executable).with_name("hocvuso")
@@ -95,7 +96,10 @@ def processes():
 
 
 def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'serve.db'}"
+    """A database made as `make run` makes it: `hocvuso migrate` first (serve never creates one)."""
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    migrate(url)
+    return url
 
 
 def test_serve_without_telegram_token_runs_the_web_chat(tmp_path, processes):
@@ -192,3 +196,23 @@ def test_rejected_token_keeps_the_web_chat_and_reports_telegram_off(tmp_path, pr
     assert wrong_token.split(":", 1)[1] not in serve.stdout + serve.stderr
     # Telegram has given up, so the health check must not keep saying "connecting".
     assert health["ok"] is True and health["telegram"] == "off"
+
+
+def test_a_second_server_on_the_same_sqlite_file_refuses_to_start(tmp_path, processes):
+    """Both would lead: every broadcast sent twice. The second names the file and the first."""
+    url = sqlite_url(tmp_path)
+    first = Serve(tmp_path, "first", HOCVUSO_DATABASE_URL=url)
+    processes.append(first)
+    assert first.wait_healthz("off")["leader"] is True
+    second = Serve(tmp_path, "second", HOCVUSO_DATABASE_URL=url)
+    processes.append(second)
+    assert second.process.wait(timeout=30) == 2
+    assert str(tmp_path / "serve.db") in second.stderr
+    assert f"pid {first.process.pid}" in second.stderr
+    assert "Traceback" not in second.stderr
+    # After a kill -9 the kernel drops the lock: a new server starts at once.
+    first.kill()
+    third = Serve(tmp_path, "third", HOCVUSO_DATABASE_URL=url)
+    processes.append(third)
+    assert third.wait_healthz("off")["ok"] is True
+    third.terminate()

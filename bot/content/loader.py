@@ -18,6 +18,7 @@ from bot.content.schema import (
     Events,
     Knowledge,
     Plan,
+    Privacy,
     ReportLabels,
     LanguagePack,
     Languages,
@@ -104,7 +105,9 @@ def load_knowledge(root: Path) -> Knowledge:
     if villages:
         _check_unique(c, root / "villages.yaml", ("villages",), [v.id for v in villages.villages], "village")
     packs: dict[str, LanguagePack] = {}
-    for lang_dir in sorted(p for p in root.iterdir() if p.is_dir() and (p / "assistant.yaml").is_file()):
+    # Every folder under knowledge/ is a language (vi/, later tai/, hmn/): a folder missing its
+    # assistant.yaml is reported as that file missing, not as a missing language.
+    for lang_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         pack = _load_language(c, lang_dir, sources.sources if sources else {}, spelling)
         if pack:
             packs[pack.code] = pack
@@ -127,6 +130,7 @@ def _load_language(c: _Collector, lang_dir: Path, sources: dict[str, str], spell
     shorthand = c.parse(lang_dir / "shorthand.yaml", Shorthand, required=False)
     stopwords = c.parse(lang_dir / "stopwords.yaml", Stopwords, required=False)
     smalltalk = c.parse(lang_dir / "smalltalk.yaml", Smalltalk, required=False) or Smalltalk()
+    privacy = c.parse(lang_dir / "privacy.yaml", Privacy, required=False) or Privacy()
     report = c.parse(lang_dir / "report.yaml", ReportLabels, required=False)
     courses: dict[str, Course] = {}
     course_files = sorted((lang_dir / "courses").glob("*.yaml"))
@@ -170,7 +174,7 @@ def _load_language(c: _Collector, lang_dir: Path, sources: dict[str, str], spell
     if profile is None or assistant is None:
         return None
     pack = LanguagePack(code=lang_dir.name, courses=courses, profile=profile, assistant=assistant,
-                        faq=faq, glossary=glossary, smalltalk=smalltalk,
+                        faq=faq, glossary=glossary, smalltalk=smalltalk, privacy=privacy,
                         report_labels=report.labels if report else {},
                         shorthand=shorthand.root if shorthand else {},
                         stopwords=frozenset(stopwords.words) if stopwords else frozenset())

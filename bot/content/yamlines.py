@@ -31,7 +31,13 @@ def load_with_lines(path: Path) -> tuple[object, dict[Path_, int]]:
 VALUE = "@value"  # key suffix: the line where a scalar's text starts (for literal blocks, after "|")
 
 
-def _index(node: yaml.Node, here: Path_, lines: dict[Path_, int]) -> None:
+def _index(node: yaml.Node, here: Path_, lines: dict[Path_, int], inside: frozenset[int] = frozenset()) -> None:
+    # An alias may point back to a node that contains it ("a: &x {b: *x}"): content never
+    # needs that, and following it would never end.
+    if id(node) in inside:
+        raise yaml.constructor.ConstructorError(None, None, "the value anchored here (&name) contains an alias (*name) to itself",
+                                                node.start_mark)
+    inside = inside | {id(node)}
     lines[here] = node.start_mark.line + 1
     if isinstance(node, yaml.ScalarNode):
         lines[here + (VALUE,)] = node.start_mark.line + (2 if node.style == "|" else 1)
@@ -39,11 +45,11 @@ def _index(node: yaml.Node, here: Path_, lines: dict[Path_, int]) -> None:
         for key_node, value_node in node.value:
             key = key_node.value
             lines[here + (key,)] = key_node.start_mark.line + 1
-            _index(value_node, here + (key,), lines)
+            _index(value_node, here + (key,), lines, inside)
             lines[here + (key,)] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _index(item, here + (i,), lines)
+            _index(item, here + (i,), lines, inside)
 
 
 def text_line(lines: dict[Path_, int], loc: Path_, text: str, offset: int) -> int | None:
