@@ -153,10 +153,10 @@ def wait_ready(proc: subprocess.Popen, fake: FakeBotAPI, url: str | None) -> Non
 
 
 def measure(name: str, cmd: list[str], env: dict, fake: FakeBotAPI, chats: list[int], length: int,
-            health_url: str | None, profile: str | None = None) -> dict:
+            health_url: str | None, profile: str | None = None, cwd: Path | None = None) -> dict:
     for chat in chats:
         fake.messages.pop(chat, None)
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=cwd)
     try:
         wait_ready(proc, fake, health_url)
         profiler = None
@@ -189,39 +189,78 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=20, help="updates per active resident")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median ratio counts")
     parser.add_argument("--profile", help="write a py-spy profile of the real bot to this file")
+    parser.add_argument("--compare", metavar="REV",
+                        help="also run hocvuso as it was at this git revision (e.g. HEAD~3), in the same rounds: "
+                             "what a change costs, measured side by side")
     args = parser.parse_args()
 
     fake = FakeBotAPI().start()
     chats = [100000 + i for i in range(1, args.active + 1)]  # seeded, consented residents
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "HOCVUSO_"))}
-    base_env.update(TELEGRAM_BOT_TOKEN=fake.token, TELEGRAM_API_URL=fake.url, HOCVUSO_LOG_LEVEL="WARNING")
+    # The fake enforces no rate limit here and the echo bot paces nothing, so hocvuso's reply
+    # pacing (HOCVUSO_SEND_RATE, about Telegram's 30/s in production) is opened wide: the figure
+    # is the pipeline's own cost.
+    base_env.update(TELEGRAM_BOT_TOKEN=fake.token, TELEGRAM_API_URL=fake.url, HOCVUSO_LOG_LEVEL="WARNING",
+                    HOCVUSO_SEND_RATE="1000")
     rounds = []
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         seed(url, args.residents)
-        for _ in range(args.rounds):  # alternate, so drift on the machine hits both alike
-            echo = measure("echo bot (baseline)", [sys.executable, str(ROOT / "bench" / "echo_bot.py")],
-                           base_env, fake, chats, args.length, None)
-            port = free_port()
-            env = dict(base_env, HOCVUSO_DATABASE_URL=url, HOCVUSO_PORT=str(port))
-            full = measure("hocvuso full pipeline", [sys.executable, "-m", "bot.cli", "serve"],
-                           env, fake, chats, args.length, f"http://127.0.0.1:{port}/healthz", args.profile)
-            rounds.append((echo, full))
+        contenders = [("hocvuso full pipeline", ROOT, url)]
+        if args.compare:
+            contenders.append((f"hocvuso at {args.compare}", *checkout(args.compare, Path(tmp), args.residents)))
+        try:
+            for _ in range(args.rounds):  # alternate, so drift on the machine hits all alike
+                echo = measure("echo bot (baseline)", [sys.executable, str(ROOT / "bench" / "echo_bot.py")],
+                               base_env, fake, chats, args.length, None)
+                results = []
+                for name, tree, database in contenders:
+                    port = free_port()
+                    env = dict(base_env, HOCVUSO_DATABASE_URL=database, HOCVUSO_PORT=str(port))
+                    results.append(measure(name, [sys.executable, "-m", "bot.cli", "serve"], env, fake, chats,
+                                           args.length, f"http://127.0.0.1:{port}/healthz", args.profile, cwd=tree))
+                rounds.append((echo, *results))
+        finally:
+            if args.compare:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(Path(tmp) / "compare")],
+                               check=False, capture_output=True)
     fake.stop()
+    report(args, rounds)
+
+
+def checkout(revision: str, tmp: Path, residents: int) -> tuple[Path, str]:
+    """The project at `revision` in a git worktree, with a database seeded by its own code."""
+    tree = tmp / "compare"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), revision], check=True,
+                   capture_output=True)
+    url = f"sqlite:///{tmp}/compare.db"
+    # Run from the worktree, whose `bot` package comes first on sys.path.
+    subprocess.run([sys.executable, "-c", "import sys; from bench.bench_pipeline import seed; "
+                    "seed(sys.argv[1], int(sys.argv[2]))", url, str(residents)], cwd=tree, check=True)
+    return tree, url
+
+
+def report(args, rounds: list[tuple[dict, ...]]) -> None:
 
     print(f"\nload: {args.active} residents x {args.length} updates, closed loop; "
           f"{args.residents} residents in the database (SQLite); {args.rounds} rounds")
-    print(f"{'':24}{'updates/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'peak RSS MB':>13}{'bot CPU ms/update':>19}")
-    for echo, full in rounds:
-        for r in (echo, full):
-            print(f"{r['name']:24}{r['rate']:10.0f}{r['p50_ms']:9.1f}{r['p99_ms']:9.1f}{r['rss_mb']:13.0f}"
+    print(f"{'':28}{'updates/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'peak RSS MB':>13}{'bot CPU ms/update':>19}")
+    for results in rounds:
+        for r in results:
+            print(f"{r['name']:28}{r['rate']:10.0f}{r['p50_ms']:9.1f}{r['p99_ms']:9.1f}{r['rss_mb']:13.0f}"
                   f"{r['cpu_ms']:19.2f}")
-    ratios = sorted(full["rate"] / echo["rate"] for echo, full in rounds)
+    ratios = sorted(full["rate"] / echo["rate"] for echo, full, *_ in rounds)
     ratio = statistics.median(ratios)
-    rss = max(full["rss_mb"] for _, full in rounds)
+    rss = max(full["rss_mb"] for _, full, *_ in rounds)
     print(f"\nthroughput ratio (full / echo), per round: {', '.join(f'{r:.2f}' for r in ratios)}")
     print(f"median throughput ratio: {ratio:.2f}   goal >= 0.50  {'OK' if ratio >= 0.5 else 'BELOW GOAL'}")
     print(f"peak RSS of the full pipeline: {rss:.0f} MB   goal <= 200 MB  {'OK' if rss <= 200 else 'ABOVE GOAL'}")
+    if args.compare:
+        change = sorted(full["rate"] / old["rate"] for _, full, old in rounds)
+        cpu = sorted(full["cpu_ms"] / old["cpu_ms"] for _, full, old in rounds)
+        print(f"\nthis tree / {args.compare}: throughput {', '.join(f'{r:.2f}' for r in change)} "
+              f"(median {statistics.median(change):.2f}); CPU per update {', '.join(f'{r:.2f}' for r in cpu)} "
+              f"(median {statistics.median(cpu):.2f})")
 
 
 if __name__ == "__main__":

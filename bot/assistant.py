@@ -16,6 +16,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import inbox
 from bot.content import Knowledge
 from bot.handlers import BUTTONS, COMMANDS, ask, fallback
 from bot.guides import guide_cards
@@ -43,7 +44,8 @@ class Assistant:
         self.qa = {code: QaIndex(pack) for code, pack in knowledge.languages.items()}
         # SQLite has one writer at a time anyway: one worker thread avoids lock waits and
         # GIL ping-pong between threads. A server database gets a small pool.
-        sqlite = sessions.kw["bind"].dialect.name == "sqlite"
+        self.engine = sessions.kw["bind"]
+        sqlite = self.engine.dialect.name == "sqlite"
         self.executor = ThreadPoolExecutor(max_workers=1 if sqlite else 8, thread_name_prefix="core")
 
     def inline_cards(self, contact: Contact, query: str) -> list:
@@ -63,8 +65,21 @@ class Assistant:
     async def handle_async(self, contact: Contact, incoming: Incoming,
                            update: tuple[str, int] | None = None) -> list[Reply]:
         """handle(), run in the core's worker thread so the event loop keeps serving others."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self.handle, contact, incoming, update)
+        return await self.run(self.handle, contact, incoming, update)
+
+    async def run(self, function, *args):
+        """Run a database function in the core's worker thread (on SQLite the only writer)."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
+
+    def store_update(self, source: str, update_id: int, chat_id: str | None, body: dict) -> None:
+        """Write an update down before it is acknowledged (bot/inbox.py)."""
+        with self.engine.begin() as connection:
+            inbox.store(connection, source, update_id, chat_id, body)
+
+    def discard_update(self, source: str, update_id: int) -> None:
+        """An update that needs no handling by the core (or could not be handled) is done."""
+        with self.sessions.begin() as session:
+            inbox.discard(session, source, update_id)
 
     def handle(self, contact: Contact, incoming: Incoming,
                update: tuple[str, int] | None = None) -> list[Reply]:
@@ -74,6 +89,7 @@ class Assistant:
                 if update is not None:
                     session.execute(insert(ProcessedUpdate).values(
                         source=update[0], update_id=update[1], processed_at=datetime.now(timezone.utc)))
+                    inbox.discard(session, *update)   # handled and forgotten in one transaction
                 replies = self._dispatch(session, contact, incoming)
                 session.commit()
                 return replies
@@ -81,6 +97,9 @@ class Assistant:
                 # A redelivered update, or a double tap racing another process: handle once.
                 session.rollback()
                 log.info("duplicate input ignored (%s)", update[0] if update else contact.platform)
+                if update is not None:
+                    inbox.discard(session, *update)
+                    session.commit()
                 return []
 
     def _dispatch(self, session: Session, contact: Contact, incoming: Incoming) -> list[Reply]:

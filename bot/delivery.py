@@ -31,6 +31,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from bot.content import Knowledge
 from bot.message_poster import MessagePoster
 from bot.models import Broadcast, OutboxMessage, Resident, utcnow
+from bot.pacing import SendGate, as_seconds
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,6 @@ GROUP_INTERVAL = 3.1                         # ... and 20 per minute in a group
 PUSH_PLATFORMS = ("telegram",)               # where a message can be sent unasked
 FLUSH_SECONDS = 0.05                         # how often outcomes are written
 PRUNE_SECONDS = 60                           # how often chats long quiet are forgotten
-CATCH_UP_SECONDS = 0.01                      # slots missed by a late wake-up that may still be used
-RATE_HEADROOM = 0.03                         # slots 3% wider apart than 1/rate: 1% for catching up, 2% for jitter
 
 
 @dataclass
@@ -75,7 +74,18 @@ def requeue_abandoned(sessions: sessionmaker[Session]) -> int:
     with sessions.begin() as session:
         result = session.execute(update(OutboxMessage).where(OutboxMessage.status == "sending")
                                  .values(status="queued", claimed_at=None))
+        cancel_requeued(session)
     return result.rowcount or 0
+
+
+def cancel_requeued(session: Session, ids: list[int] | None = None) -> None:
+    """A row of a cancelled broadcast that was being sent at the cancel and comes back to the
+    queue (a retry, a 429, a stop, a crash) is cancelled, not sent later."""
+    cancelled = select(Broadcast.id).where(Broadcast.status == "cancelled")
+    where = [OutboxMessage.status == "queued", OutboxMessage.broadcast_id.in_(cancelled)]
+    if ids is not None:
+        where.append(OutboxMessage.id.in_(ids))
+    session.execute(update(OutboxMessage).where(*where).values(status="cancelled"))
 
 
 class Sender:
@@ -85,7 +95,7 @@ class Sender:
     per message woke up at every slot and cost more CPU than the sends."""
 
     def __init__(self, sessions: sessionmaker[Session], poster: MessagePoster, knowledge: Knowledge,
-                 rate: float, paid: bool = False):
+                 rate: float, paid: bool = False, gate: SendGate | None = None):
         self.sessions = sessions
         self.poster = poster
         self.knowledge = knowledge
@@ -93,8 +103,9 @@ class Sender:
         self.paid = paid
         self.window = window_for(rate)
         self.postgres = sessions.kw["bind"].dialect.name == "postgresql"
-        self._paused_until = 0.0
-        self._next_slot = 0.0
+        # The process's replies share this clock and go first (bot/pacing.py); paid broadcasts
+        # have an allowance of their own, so they get a clock of their own.
+        self.gate = gate or SendGate(rate)
         self._last_sent: dict[int, float] = {}              # chat -> when its last message went
         self._set_aside_until: dict[int, float] = {}        # chat -> when its last one set aside may go
         self._ready: deque[Claimed] = deque()               # claimed, waiting for a slot
@@ -178,6 +189,9 @@ class Sender:
                     session.execute(update(Resident).where(Resident.platform == "telegram",
                                                            Resident.external_id == str(o.resident_chat))
                                     .values(active=False))
+            requeued = [o.id for o in outcomes if o.status == "queued"]
+            if requeued:
+                cancel_requeued(session, requeued)
 
     # ---- the sending side ----------------------------------------------------------------
     def _chat_free_at(self, chat_id: int) -> float:
@@ -206,34 +220,31 @@ class Sender:
         return None
 
     async def _dispatch(self) -> None:
-        """Start one send per slot of the overall rate, honouring a 429 pause and each chat's
-        interval. A late wake-up may still use the slots of the last CATCH_UP_SECONDS (else a
-        busy loop would lose rate); RATE_HEADROOM spaces the slots so that this catch-up and
-        the jitter on the way to Telegram do not add up to more than `rate` in any second."""
-        interval = (1 + RATE_HEADROOM) / self.rate
+        """Start one send per due slot of the gate (bot/pacing.py), honouring a 429 pause and
+        each chat's interval; replies to residents may have reserved the next slots first."""
+        gate = self.gate
         clock = time.monotonic
         while True:
             now = clock()
-            if self._paused_until > now:
-                await asyncio.sleep(self._paused_until - now)
+            if gate.paused_until > now:
+                await asyncio.sleep(gate.paused_until - now)
                 continue
-            self._next_slot = max(self._next_slot, now - CATCH_UP_SECONDS)
-            while self._next_slot <= now:
+            while gate.due(now):
                 message = self._next_due(now)
                 if message is None:
                     break
+                gate.take(now)
                 self._last_sent[message.chat_id] = now
-                self._next_slot += interval
                 task = asyncio.create_task(self._send(message))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
             if self._ready:
-                await asyncio.sleep(self._next_slot - now)
+                await asyncio.sleep(gate.next_slot - now)
                 continue
             # Nothing claimed is waiting for a slot: sleep until a message set aside may go,
             # or until the next claim.
             self._queued.clear()
-            timeout = max(self._next_slot, self._later[0][0]) - now if self._later else None
+            timeout = max(gate.next_slot, self._later[0][0]) - now if self._later else None
             try:
                 await asyncio.wait_for(self._queued.wait(), timeout)
             except asyncio.TimeoutError:
@@ -252,8 +263,8 @@ class Sender:
             outcome = Outcome(message.id, "sent")
             self.sent += 1
         except RetryAfter as exc:
-            seconds = exc.retry_after.total_seconds() if isinstance(exc.retry_after, timedelta) else exc.retry_after
-            self._paused_until = max(self._paused_until, time.monotonic() + float(seconds))
+            seconds = as_seconds(exc.retry_after)
+            self.gate.pause(seconds)
             log.warning("Telegram asked to slow down: pausing all sends for %ss", seconds)
             outcome = Outcome(message.id, "queued", "429 retry_after", count_attempt=False)
         except Forbidden as exc:

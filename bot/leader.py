@@ -1,21 +1,41 @@
 """Which process runs the scheduler and the sender.
 
-On SQLite there is one process, so it leads. On PostgreSQL several `hocvuso serve` processes
+On SQLite there is one process, so it leads (`serve` locks the file: bot/storage.py). On PostgreSQL several `hocvuso serve` processes
 may run behind a load balancer; the one holding a session-level advisory lock leads. The lock
 lives as long as its connection: if the leader dies, PostgreSQL drops the lock at once and
-another process takes it at its next try (every LEADER_RETRY_SECONDS).
+another process takes it at its next try (every LEADER_RETRY_SECONDS). A leader whose lock
+connection breaks stops leading and tries again like the others (bot/web.py, LeaderRole).
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
+
+from bot.aiohttp_request import AiohttpRequest
+from bot.config import Settings
+from bot.delivery import Sender, window_for
+from bot.message_poster import MessagePoster
+from bot.pacing import SendGate
+from bot.scheduler import build_scheduler
+
+if TYPE_CHECKING:
+    from telegram.ext import Application
+
+    from bot.assistant import Assistant
+    from bot.web import TelegramStatus
 
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x686F6376  # "hocv": one key for the scheduler and the sender
 LEADER_RETRY_SECONDS = 10
+# Longer than this with no process leading, and /healthz says so: a dead leader's lock is
+# dropped at once and another process takes it at its next try, well within this.
+TAKEOVER_SECONDS = 3 * LEADER_RETRY_SECONDS
 
 
 class Leadership:
@@ -25,15 +45,20 @@ class Leadership:
         self._connection: Connection | None = None
 
     def try_acquire(self) -> bool:
+        """True if this process now leads; False if another does. Raises if the database
+        cannot be reached (then nobody may be leading)."""
         if not self.postgres:
             return True
-        if self._connection is None:
-            self._connection = self.engine.connect()
-        held = self._connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}).scalar()
-        self._connection.commit()
+        try:
+            if self._connection is None:
+                self._connection = self.engine.connect()
+            held = self._connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}).scalar()
+            self._connection.commit()
+        except Exception:
+            self.release()   # a broken connection must not be reused at the next try
+            raise
         if not held:
-            self._connection.close()
-            self._connection = None
+            self.release()
         return bool(held)
 
     def still_held(self) -> bool:
@@ -56,3 +81,106 @@ class Leadership:
             except Exception:  # noqa: BLE001
                 pass
             self._connection = None
+
+
+class LeaderRole:
+    """The scheduler and the outbox sender, run by the process that holds the lock (Leadership).
+    A process that loses the lock (its connection broke) stops both and keeps trying to lead
+    again, as every process that does not lead does."""
+
+    def __init__(self, settings: Settings, assistant: Assistant, telegram_app: Application | None,
+                 telegram: TelegramStatus, gate: SendGate):
+        self.settings, self.assistant, self.telegram_app, self.telegram = settings, assistant, telegram_app, telegram
+        self.gate = gate
+        self.leadership = Leadership(assistant.sessions.kw["bind"])
+        self.retry_seconds = LEADER_RETRY_SECONDS
+        self.takeover_seconds = TAKEOVER_SECONDS
+        self.scheduler = None
+        self.stop_sending = asyncio.Event()
+        self.sender_task: asyncio.Task | None = None
+        self.poster: MessagePoster | None = None
+        self.is_leader = False
+        self.terms = 0   # how many times this process has taken the lead
+        # When this process last knew that some process led (itself, or another holding the lock).
+        self.leader_seen = time.monotonic()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                held = await asyncio.to_thread(self.leadership.try_acquire)
+            except Exception as exc:  # noqa: BLE001 - database unreachable: nobody may lead; try again
+                log.warning("could not ask for leadership (%s); trying again in %ss", type(exc).__name__,
+                            self.retry_seconds)
+                held = None
+            if held is False:
+                self.leader_seen = time.monotonic()   # another process holds the lock
+            if held:
+                try:
+                    await self.lead()
+                    continue
+                except Exception:  # noqa: BLE001 - a failed start must not end the retries
+                    log.exception("could not run the scheduler and the sender")
+            await asyncio.sleep(self.retry_seconds)
+
+    async def lead(self) -> None:
+        """Run the scheduler and the sender for as long as the lock is held."""
+        self.is_leader = True
+        self.terms += 1
+        self.leader_seen = time.monotonic()
+        log.info("this process runs the scheduler and the sender")
+        s = self.settings
+        try:
+            self.scheduler = build_scheduler(self.assistant.sessions, s.timezone, self.assistant.knowledge, s.quiet,
+                                             s.reminder_days)
+            self.scheduler.start()
+            if self.telegram_app is not None:
+                self.stop_sending = asyncio.Event()
+                self.sender_task = asyncio.create_task(self.send_when_ready())
+            while await asyncio.to_thread(self.leadership.still_held):
+                self.leader_seen = time.monotonic()
+                await asyncio.sleep(self.retry_seconds)
+            log.error("leadership lost: stopping the scheduler and the sender, then trying to lead again")
+        finally:
+            await self.stop()
+
+    async def send_when_ready(self) -> None:
+        ready = asyncio.create_task(self.telegram.ready.wait())
+        stopping = asyncio.create_task(self.stop_sending.wait())
+        await asyncio.wait({ready, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        stopping.cancel()
+        if self.stop_sending.is_set():
+            return
+        s = self.settings
+        rate = s.effective_send_rate
+        # The sender posts through its own aiohttp connection pool (bot/message_poster.py): a
+        # broadcast is thousands of requests, and the default backend costs 20 times more CPU each.
+        self.poster = MessagePoster(s.telegram_bot_token, s.telegram_api_url,
+                                    AiohttpRequest(connection_pool_size=window_for(rate) + 8))
+        await self.poster.initialize()
+        # Replies share the gate and go first; paid broadcasts have an allowance of their own.
+        sender = Sender(self.assistant.sessions, self.poster, self.assistant.knowledge, rate,
+                        paid=s.paid_broadcast, gate=None if s.paid_broadcast else self.gate)
+        await sender.run(self.stop_sending)
+
+    def problem(self) -> str | None:
+        """For /healthz: nobody has led for longer than a takeover takes."""
+        idle = time.monotonic() - self.leader_seen
+        if self.is_leader or idle <= self.takeover_seconds:
+            return None
+        return (f"no process has run the scheduler and the sender for {idle:.0f} s "
+                f"(the database holding the leader lock is not reachable)")
+
+    async def stop(self) -> None:
+        self.stop_sending.set()
+        if self.sender_task is not None:
+            await asyncio.gather(self.sender_task, return_exceptions=True)
+            self.sender_task = None
+        if self.poster is not None:
+            await self.poster.shutdown()
+            self.poster = None
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        self.scheduler = None
+        await asyncio.to_thread(self.leadership.release)
+        self.is_leader = False

@@ -11,9 +11,9 @@ import logging
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from pydantic import BaseModel
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import Application
@@ -22,15 +22,13 @@ import admin_api
 from admin_api import errors
 from admin_api.deps import hash_token
 from bot.adapters import web as webchat
-from bot.adapters.telegram import build_application
+from bot.adapters.telegram import build_application, replay_leftovers
 from bot.assistant import Assistant
 from bot.config import Settings
 from bot.i18n import translator
-from bot.aiohttp_request import AiohttpRequest
-from bot.message_poster import MessagePoster
-from bot.delivery import Sender, window_for
-from bot.leader import LEADER_RETRY_SECONDS, Leadership
-from bot.scheduler import build_scheduler
+from bot.leader import LeaderRole
+from bot.pacing import SendGate
+from bot.storage import StorageCheck
 
 log = logging.getLogger(__name__)
 TELEGRAM_RETRY_SECONDS = (2, 5, 15, 30, 60)
@@ -75,6 +73,7 @@ async def run_telegram(app: Application, settings: Settings, status: TelegramSta
             attempt += 1
             await asyncio.sleep(delay)
     await app.start()
+    await replay_leftovers(app, app.bot_data["assistant"])
     try:
         await bot_commands(app)
     except NetworkError as exc:
@@ -101,65 +100,40 @@ async def stop_telegram(app: Application) -> None:
     await app.shutdown()
 
 
-class LeaderRole:
-    """The scheduler and the outbox sender run in one process only: the leader (bot/leader.py)."""
+class Health(BaseModel):
+    ok: bool
+    telegram: str                 # off | connecting | ready
+    leader: bool                  # this process runs the scheduler and the sender
+    problems: list[str] = []      # why ok is false, for the operator
 
-    def __init__(self, settings: Settings, assistant: Assistant, telegram_app: Application | None,
-                 telegram: TelegramStatus):
-        self.settings, self.assistant, self.telegram_app, self.telegram = settings, assistant, telegram_app, telegram
-        self.leadership = Leadership(assistant.sessions.kw["bind"])
-        self.scheduler = None
-        self.stop_sending = asyncio.Event()
-        self.sender_task: asyncio.Task | None = None
-        self.poster: MessagePoster | None = None
-        self.is_leader = False
 
-    async def run(self) -> None:
-        while not await asyncio.to_thread(self.leadership.try_acquire):
-            await asyncio.sleep(LEADER_RETRY_SECONDS)
-        self.is_leader = True
-        log.info("this process runs the scheduler and the sender")
-        s = self.settings
-        self.scheduler = build_scheduler(self.assistant.sessions, s.timezone, self.assistant.knowledge, s.quiet,
-                                         s.reminder_days)
-        self.scheduler.start()
-        if self.telegram_app is not None:
-            await self.telegram.ready.wait()
-            rate = s.effective_send_rate
-            # The sender posts through its own aiohttp connection pool (bot/message_poster.py):
-            # a broadcast is thousands of requests, and the default backend costs 20 times more
-            # CPU each.
-            self.poster = MessagePoster(s.telegram_bot_token, s.telegram_api_url,
-                                        AiohttpRequest(connection_pool_size=window_for(rate) + 8))
-            await self.poster.initialize()
-            sender = Sender(self.assistant.sessions, self.poster, self.assistant.knowledge, rate,
-                            paid=s.paid_broadcast)
-            self.sender_task = asyncio.create_task(sender.run(self.stop_sending))
-        while await asyncio.to_thread(self.leadership.still_held):
-            await asyncio.sleep(LEADER_RETRY_SECONDS)
-        log.error("leadership lost: stopping the scheduler and the sender")
-        await self.stop()
+MAX_UPDATE_ID = 2**63 - 1         # update ids are stored as 64-bit integers
 
-    async def stop(self) -> None:
-        self.stop_sending.set()
-        if self.sender_task is not None:
-            await asyncio.gather(self.sender_task, return_exceptions=True)
-            self.sender_task = None
-        if self.poster is not None:
-            await self.poster.shutdown()
-            self.poster = None
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-        await asyncio.to_thread(self.leadership.release)
-        self.is_leader = False
+
+class RefuseWhenStorageLost:
+    """A deleted or replaced SQLite file takes writes into a file nobody will open again: refuse
+    every request (but /healthz, which says why) rather than acknowledge what will be lost."""
+
+    def __init__(self, app, storage: StorageCheck):
+        self.app, self.storage = app, storage
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] != "/healthz" and self.storage.file_problem():
+            response = JSONResponse(errors.error_body(503, errors.STORAGE_UNAVAILABLE, None), 503)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
-    telegram_app = (build_application(settings, assistant, polling=not settings.webhook_mode)
+    gate = SendGate(settings.send_rate)   # replies and the outbox share it (bot/pacing.py)
+    storage = StorageCheck(assistant.sessions, settings.database_url)
+    telegram_app = (build_application(settings, assistant, polling=not settings.webhook_mode, gate=gate,
+                                      storage=storage)
                     if settings.telegram_enabled else None)
     telegram = TelegramStatus(telegram_app is not None)
 
-    leader = LeaderRole(settings, assistant, telegram_app, telegram)
+    leader = LeaderRole(settings, assistant, telegram_app, telegram, gate)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -172,9 +146,9 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
         try:
             yield
         finally:
-            await leader.stop()
             leading.cancel()
             await asyncio.gather(leading, return_exceptions=True)
+            await leader.stop()
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -183,7 +157,10 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
     app = FastAPI(title=translator("vi")("Digital skills assistant"), version="0.1.0", lifespan=lifespan)
     app.state.assistant = assistant
     app.state.settings = settings
+    app.state.storage = storage
+    app.state.leader = leader
     errors.install(app)
+    app.add_middleware(RefuseWhenStorageLost, storage=storage)
     app.state.sessions = assistant.sessions
     app.state.admin_token_hash = hash_token(settings.admin_token) if settings.admin_token else None
     app.state.telegram = telegram_app
@@ -191,11 +168,16 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
     app.include_router(webchat.router)
     app.include_router(admin_api.router)
 
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> dict:
-        with assistant.sessions() as session:
-            session.execute(text("SELECT 1"))
-        return {"ok": True, "telegram": telegram.state, "leader": leader.is_leader}
+    @app.get("/healthz", tags=["health"], response_model=Health, responses={503: {"model": Health}})
+    def healthz(response: Response) -> Health:
+        """Fails (503) when the database does not take writes, its file is gone or its disk is
+        full, or when no process has run the scheduler and the sender for too long."""
+        problems = storage.problems()
+        if (lead := leader.problem()) is not None:
+            problems.append(lead)
+        if problems:
+            response.status_code = 503
+        return Health(ok=not problems, telegram=telegram.state, leader=leader.is_leader, problems=problems)
 
     if telegram_app is not None and settings.webhook_mode:
         secret = (settings.telegram_webhook_secret or "").encode()
@@ -209,10 +191,21 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
             if not telegram.ready.is_set():
                 raise HTTPException(503, detail="bot is starting")  # Telegram will retry
             try:
-                update = Update.de_json(await request.json(), telegram_app.bot)
+                body = await request.json()
+                update_id = body["update_id"]
+                if type(update_id) is not int or not 0 <= update_id <= MAX_UPDATE_ID:
+                    raise ValueError("update_id out of range")
+                update = Update.de_json(body, telegram_app.bot)
             except Exception:
                 raise HTTPException(400, detail="body is not a Telegram update")
-            await telegram_app.update_queue.put(update)
+            try:
+                # Written down before the 200: Telegram never sends an acknowledged update again.
+                await telegram_app.update_queue.store(update)
+            except Exception as exc:
+                storage.note_failure(exc)
+                log.error("could not store a webhook update (%s); Telegram will send it again", type(exc).__name__)
+                raise HTTPException(503, detail="cannot store the update now")
+            await telegram_app.update_queue.put_stored(update)
             return JSONResponse({"ok": True})
 
     return app

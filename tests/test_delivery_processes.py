@@ -58,7 +58,7 @@ def test_two_processes_on_postgresql_one_leads_and_the_other_takes_over(tmp_path
         return
     chats = add_residents(sessions, 80)
     fake_api.global_rate, fake_api.per_chat_interval = 30, 1.0
-    webhook = {"TELEGRAM_WEBHOOK_SECRET": "s3cret"}
+    webhook = {"TELEGRAM_WEBHOOK_SECRET": "s3cret_for_two_processes"}
     a = serve(tmp_path, processes, database_url, fake_api, "a", TELEGRAM_WEBHOOK_URL="https://a.example/tg", **webhook)
     a.wait_healthz("ready")
     wait_until(lambda: httpx.get(f"{a.url}/healthz").json()["leader"], 15, "a to lead")

@@ -15,7 +15,7 @@ from bot.web import create_app
 from tests.telegram_helpers import looks_vietnamese
 
 WEBHOOK_URL = "https://bot.example.org/telegram/webhook"
-SECRET = "s3cret_value"
+SECRET = "s3cret_value_for_tests"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
@@ -104,7 +104,7 @@ async def test_webhook_checks_the_secret_token(fake_api, webhook_app):
     chat = 3301
     endpoint = f"{webhook_app.url}/telegram/webhook"
     async with httpx.AsyncClient(timeout=10) as client:
-        wrong = await client.post(endpoint, json=start_update(7001, chat), headers={SECRET_HEADER: "s3cret_valuX"})
+        wrong = await client.post(endpoint, json=start_update(7001, chat), headers={SECRET_HEADER: "s3cret_value_for_testX"})
         assert wrong.status_code == 403
         missing = await client.post(endpoint, json=start_update(7002, chat))
         assert missing.status_code == 403
@@ -158,3 +158,16 @@ def test_cli_reports_the_missing_webhook_secret(monkeypatch, capsys):
         load_settings()
     assert excinfo.value.code == 2
     assert "TELEGRAM_WEBHOOK_SECRET" in capsys.readouterr().err
+
+
+async def test_webhook_refuses_update_ids_out_of_range(fake_api, webhook_app):
+    endpoint = f"{webhook_app.url}/telegram/webhook"
+    headers = {SECRET_HEADER: SECRET}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for update_id in (10**30, -1, "7", True, None):
+            body = start_update(0, 3303) | {"update_id": update_id}
+            answer = await client.post(endpoint, json=body, headers=headers)
+            assert answer.status_code == 400, update_id
+        largest = await client.post(endpoint, json=start_update(2**63 - 1, 3303), headers=headers)
+        assert largest.status_code == 200
+    await fake_api.wait_for(lambda: len(fake_api.chat(3303)) >= 2)

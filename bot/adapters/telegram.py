@@ -1,58 +1,191 @@
 """Telegram adapter: python-telegram-bot in, core replies out.
 
 Long polling by default; webhook mode posts updates into the same Application from the
-ASGI app (see bot/web.py). Updates from one chat are handled strictly in order.
+ASGI app (see bot/web.py). Every update is written down before it is acknowledged
+(bot/inbox.py). Updates from one chat are handled strictly in order, in a short queue of their
+own; replies keep to Telegram's rate through the process's send gate (bot/pacing.py).
 """
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import (InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryResultArticle, InputTextMessageContent,
                       Message, Update)
 from telegram.constants import MessageLimit
-from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, ContextTypes, TypeHandler
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter, BaseUpdateProcessor, ContextTypes, TypeHandler
 
+from bot import inbox
 from bot.assistant import Assistant
 from bot.config import Settings
-from bot.i18n import translator
+from bot.i18n import N_, translator
 from bot.ordering import KeyedLocks
+from bot.pacing import SendGate, as_seconds
 from bot.replies import Contact, Incoming, Reply
+from bot.storage import StorageCheck
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
-MAX_CONCURRENT_UPDATES = 256
+MAX_CONCURRENT_UPDATES = 256   # updates handled at once, over all chats
+CHAT_BACKLOG = 10              # one chat's updates waiting their turn; more is a flood, dropped
+FLOOD_NOTICE_SECONDS = 60      # a flooding chat is told at most once in this time
+MAX_RETRY_AFTER = 8            # 429s one request waits out before it gives up
+STORE_RETRY_SECONDS = (1, 2, 5, 10, 30)
+FLOOD = N_("You sent many messages at once. I will answer them one at a time; the newest ones were "
+           "skipped, so please send them again in a moment.")
 UNSUPPORTED_KINDS = ("photo", "sticker", "voice", "audio", "video", "video_note", "animation",
                      "document", "location", "venue", "contact", "poll", "dice")
 
 
-class PerChatUpdateProcessor(BaseUpdateProcessor):
-    """Different chats run concurrently; one chat's updates run one at a time, in order."""
+def chat_key(update: Update) -> int | None:
+    chat, user = update.effective_chat, update.effective_user
+    return chat.id if chat else (user.id if user else None)
 
-    def __init__(self, max_concurrent_updates: int = MAX_CONCURRENT_UPDATES):
-        super().__init__(max_concurrent_updates)
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Different chats run concurrently; one chat's updates run one at a time, in order.
+
+    An update waits for its chat's turn before it takes one of the MAX_CONCURRENT_UPDATES
+    slots (PTB's own semaphore is taken first, so it is made too large to matter): a chat
+    sending hundreds of messages holds one slot, not all of them. Past CHAT_BACKLOG waiting
+    updates, a chat's new ones are dropped and `on_flood` answers the flood once."""
+
+    def __init__(self, max_concurrent_updates: int = MAX_CONCURRENT_UPDATES, backlog: int = CHAT_BACKLOG):
+        super().__init__(1_000_000)
+        self._slots = asyncio.Semaphore(max_concurrent_updates)
         self._chats = KeyedLocks()
+        self._waiting: Counter = Counter()
+        self._told: dict[int, float] = {}   # chat -> when it was last told it sent too much
+        self.backlog = backlog
+        self.on_flood: Callable[[Update, bool], Awaitable[None]] | None = None
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        key = None
-        if isinstance(update, Update):
-            chat = update.effective_chat
-            user = update.effective_user
-            key = chat.id if chat else (user.id if user else None)
+        key = chat_key(update) if isinstance(update, Update) else None
         if key is None:
-            await coroutine
+            async with self._slots:
+                await coroutine
             return
-        async with self._chats(key):
-            await coroutine
+        if self._waiting[key] >= self.backlog:
+            coroutine.close()   # never run: not "never awaited" either
+            if self.on_flood is not None:
+                await self.on_flood(update, self._tell(key))
+            return
+        self._waiting[key] += 1
+        try:
+            async with self._chats(key):
+                async with self._slots:
+                    await coroutine
+        finally:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key]
+
+    def _tell(self, key: int) -> bool:
+        """Whether to answer this flood (once per FLOOD_NOTICE_SECONDS per chat)."""
+        now = time.monotonic()
+        if len(self._told) > 10_000:
+            self._told = {k: t for k, t in self._told.items() if now - t < FLOOD_NOTICE_SECONDS}
+        if now - self._told.get(key, -FLOOD_NOTICE_SECONDS) < FLOOD_NOTICE_SECONDS:
+            return False
+        self._told[key] = now
+        return True
 
     async def initialize(self) -> None:
         pass
 
     async def shutdown(self) -> None:
         pass
+
+
+class DurableUpdateQueue(asyncio.Queue):
+    """The Application's update queue, writing each update down before queueing it. The long
+    poll asks for the next offset (which acknowledges) only after put() returns, and the
+    webhook answers 200 only after store(); so an acknowledged update is never lost."""
+
+    def __init__(self, assistant: Assistant, storage: StorageCheck | None = None):
+        super().__init__()
+        self.assistant, self.storage = assistant, storage
+
+    async def store(self, update: Update) -> None:
+        """Write the update down; raises if it cannot be (then it must not be acknowledged)."""
+        problem = self.storage.file_problem() if self.storage is not None else None
+        if problem:
+            raise OSError(problem)
+        key = chat_key(update)
+        await self.assistant.run(self.assistant.store_update, PLATFORM, update.update_id,
+                                 None if key is None else str(key), update.to_dict())
+
+    async def put(self, item: object) -> None:
+        """From the long poll: no next offset until the update is stored, however long it takes."""
+        attempt = 0
+        while isinstance(item, Update):
+            try:
+                await self.store(item)
+                break
+            except Exception as exc:  # noqa: BLE001 - the database is down or full: keep the update unacknowledged
+                delay = STORE_RETRY_SECONDS[min(attempt, len(STORE_RETRY_SECONDS) - 1)]
+                log.error("could not store an update (%s); not acknowledging it, retrying in %ss",
+                          type(exc).__name__, delay)
+                attempt += 1
+                await asyncio.sleep(delay)
+        await super().put(item)
+
+    async def put_stored(self, update: Update) -> None:
+        """Queue an update already written down (the webhook's, or one left by a crash)."""
+        await super().put(update)
+
+
+class ReplyPacer(BaseRateLimiter):
+    """Every Bot API call of the Application goes through here (PTB's rate-limiter hook).
+    Messages take a slot of the process's send gate, ahead of the outbox; every call waits out
+    a 429 and is tried again, instead of the reply being dropped."""
+
+    PACED = frozenset({"sendMessage", "sendPhoto", "sendVoice", "sendAudio", "sendDocument", "sendSticker",
+                       "sendVideo", "sendAnimation", "sendLocation", "sendMediaGroup", "copyMessage",
+                       "forwardMessage"})
+
+    def __init__(self, gate: SendGate):
+        self.gate = gate
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
+        attempts = 0
+        while True:
+            if endpoint in self.PACED:
+                await self.gate.reply_slot()
+            else:
+                await self.gate.wait_if_paused()
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                attempts += 1
+                if attempts > MAX_RETRY_AFTER:
+                    raise
+                seconds = as_seconds(exc.retry_after)
+                self.gate.pause(seconds)
+                log.warning("Telegram asked to slow down: waiting %ss before %s", seconds, endpoint)
+
+
+async def replay_leftovers(app: Application, assistant: Assistant) -> int:
+    """Queue the updates stored but not handled before the last stop (a crash): Telegram will
+    not send them again. Run after app.start(), before polling or the webhook starts."""
+    bodies = await assistant.run(inbox.take_leftovers, assistant.sessions, PLATFORM)
+    for body in bodies:
+        await app.update_queue.put_stored(Update.de_json(body, app.bot))
+    if bodies:
+        log.info("handling %d updates received before the last stop", len(bodies))
+    return len(bodies)
 
 
 def to_incoming(update: Update) -> Incoming | None:
@@ -114,6 +247,19 @@ class TelegramAdapter:
     def __init__(self, assistant: Assistant):
         self.assistant = assistant
 
+    async def done_with(self, update: Update) -> None:
+        """An update the core does not handle is deleted from the inbox here instead."""
+        await self.assistant.run(self.assistant.discard_update, PLATFORM, update.update_id)
+
+    async def on_flood(self, update: Update, first: bool) -> None:
+        await self.done_with(update)
+        chat = update.effective_chat
+        if first and chat is not None and chat.type == "private":
+            try:
+                await update.get_bot().send_message(chat.id, translator("vi")(FLOOD))
+            except TelegramError as exc:
+                log.info("could not answer a flood: %s", type(exc).__name__)
+
     async def on_inline_query(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """"@bot vneid" typed in any chat: guide cards to send. In a private chat the user's id
         is the chat id the resident is known by."""
@@ -134,6 +280,7 @@ class TelegramAdapter:
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.inline_query is not None:
+            await self.done_with(update)
             await self.on_inline_query(update, context)
             return
         query = update.callback_query
@@ -146,7 +293,9 @@ class TelegramAdapter:
         contact = to_contact(update)
         incoming = to_incoming(update)
         if contact is None or incoming is None:
+            await self.done_with(update)
             return
+        log.debug("update %d: %s", update.update_id, incoming.kind)   # the kind only, never the text
         if self.assistant.bot_username is None:
             self.assistant.bot_username = context.bot.username  # share links: t.me/<bot>?start=...
         replies = await self.assistant.handle_async(contact, incoming, (PLATFORM, update.update_id))
@@ -169,14 +318,20 @@ class TelegramAdapter:
                 pass
 
 
-def build_application(settings: Settings, assistant: Assistant, *, polling: bool = True) -> Application:
+def build_application(settings: Settings, assistant: Assistant, *, polling: bool = True,
+                      gate: SendGate | None = None, storage: StorageCheck | None = None) -> Application:
+    """The python-telegram-bot Application. `gate` is the process's send gate, shared with the
+    outbox sender (a gate of its own if none is given)."""
     base = settings.telegram_api_url.rstrip("/")
+    processor = PerChatUpdateProcessor()
     builder: ApplicationBuilder = (
         Application.builder()
         .token(settings.telegram_bot_token)
         .base_url(f"{base}/bot")
         .base_file_url(f"{base}/file/bot")
-        .concurrent_updates(PerChatUpdateProcessor())
+        .update_queue(DurableUpdateQueue(assistant, storage))
+        .rate_limiter(ReplyPacer(gate or SendGate(settings.send_rate)))
+        .concurrent_updates(processor)
         .connection_pool_size(64)
         .read_timeout(15)
         .write_timeout(15)
@@ -188,6 +343,7 @@ def build_application(settings: Settings, assistant: Assistant, *, polling: bool
     app = builder.build()
     app.bot_data["assistant"] = assistant
     adapter = TelegramAdapter(assistant)
+    processor.on_flood = adapter.on_flood
     app.add_handler(TypeHandler(Update, adapter.on_update))
     app.add_error_handler(adapter.on_error)
     return app

@@ -1,0 +1,95 @@
+"""What writing every update down before it is acknowledged (bot/inbox.py) costs per update.
+
+In one process, on SQLite (and PostgreSQL with HOCVUSO_TEST_POSTGRES_URL), alternating rounds
+of the same button presses through the conversation core:
+- baseline: Assistant.handle(), as before the inbox;
+- with the inbox: Assistant.store_update() (the write before the acknowledgement), then
+  Assistant.handle(), which also deletes the stored update.
+Prints the median time per update of each and their ratio.
+
+    .venv/bin/python bench/bench_inbox.py [--presses 2000] [--rounds 5]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from bot.assistant import Assistant  # noqa: E402
+from bot.content import load_knowledge  # noqa: E402
+from bot.db import make_engine, make_sessionmaker, migrate  # noqa: E402
+from bot.replies import Contact, Incoming  # noqa: E402
+
+STEPS = 11   # the VNeID course
+
+
+def residents(assistant: Assistant, n: int) -> list[Contact]:
+    contacts = [Contact("telegram", str(900_000 + i), "Dân") for i in range(n)]
+    for contact in contacts:
+        assistant.handle(contact, Incoming.command("start"))
+        assistant.handle(contact, Incoming.button("c:y"))
+    return contacts
+
+
+def run(assistant: Assistant, contacts: list[Contact], presses: int, first_id: int, inbox: bool) -> float:
+    """Seconds per update for `presses` step buttons, spread over the residents."""
+    start = time.perf_counter()
+    for i in range(presses):
+        contact = contacts[i % len(contacts)]
+        update_id = first_id + i
+        if inbox:
+            assistant.store_update("telegram", update_id, contact.external_id,
+                                   {"update_id": update_id, "callback_query": {"data": "s:vneid:1"}})
+        assistant.handle(contact, Incoming.button(f"s:vneid:{i % STEPS}"), ("telegram", update_id))
+    return (time.perf_counter() - start) / presses
+
+
+def measure(name: str, url: str, presses: int, rounds: int) -> None:
+    migrate(url)
+    assistant = Assistant(load_knowledge(ROOT / "knowledge"), make_sessionmaker(make_engine(url)))
+    contacts = residents(assistant, 50)
+    baseline, with_inbox = [], []
+    next_id = 1
+    for _ in range(rounds):
+        baseline.append(run(assistant, contacts, presses, next_id, inbox=False))
+        next_id += presses
+        with_inbox.append(run(assistant, contacts, presses, next_id, inbox=True))
+        next_id += presses
+    b, w = statistics.median(baseline), statistics.median(with_inbox)
+    print(f"{name:11} handle only {1000 * b:6.3f} ms/update   store + handle {1000 * w:6.3f} ms/update   "
+          f"ratio {w / b:.2f}   (+{1000 * (w - b):.3f} ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--presses", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        measure("SQLite", f"sqlite:///{tmp}/inbox.db", args.presses, args.rounds)
+    postgres = os.environ.get("HOCVUSO_TEST_POSTGRES_URL")
+    if postgres:
+        schema = f"bench_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        try:
+            sep = "&" if "?" in postgres else "?"
+            measure("PostgreSQL", f"{postgres}{sep}options=-csearch_path%3D{schema}", args.presses, args.rounds)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+if __name__ == "__main__":
+    main()
