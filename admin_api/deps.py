@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin_api.errors import ApiError
+from bot.addresses import client_address
 from bot.i18n import N_
 from bot.models import AdminToken, AuditEntry
 
@@ -50,10 +56,43 @@ class Caller:
         return self.role != "village" or village_id == self.village_id
 
 
+class WrongTokens:
+    """Wrong tokens tried from one address: past the limit, that address waits before any token
+    is even checked, so tokens cannot be guessed at speed. In this process's memory."""
+
+    LIMIT = "10 per minute"
+
+    def __init__(self) -> None:
+        self._windows = MovingWindowRateLimiter(MemoryStorage())
+        self._item = parse(self.LIMIT)
+
+    def wait_seconds(self, address: str) -> int:
+        """0 if this address may try a token now, else how long it must wait."""
+        if self._windows.test(self._item, "wrong-token", address):
+            return 0
+        reset = self._windows.get_window_stats(self._item, "wrong-token", address).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
+    def failed(self, address: str) -> None:
+        self._windows.hit(self._item, "wrong-token", address)
+
+
+def wrong_tokens(request: Request) -> WrongTokens:
+    state = request.app.state
+    if getattr(state, "wrong_tokens", None) is None:
+        state.wrong_tokens = WrongTokens()
+    return state.wrong_tokens
+
+
 def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
                  session: Session = Depends(get_session)) -> Caller:
     if credentials is None:
         raise ApiError(401, N_("A bearer token is needed"), field="Authorization")
+    address = client_address(request)
+    guard = wrong_tokens(request)
+    if seconds := guard.wait_seconds(address):
+        raise ApiError(429, N_("Too many wrong tokens from this address. Please wait {seconds} seconds."),
+                       field="Authorization", headers={"Retry-After": str(seconds)}, seconds=seconds)
     digest = hash_token(credentials.credentials)
     seeded = request.app.state.admin_token_hash  # HOCVUSO_ADMIN_TOKEN: only its hash is kept
     if seeded is not None and hmac.compare_digest(digest, seeded):
@@ -62,6 +101,7 @@ def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | N
     token = session.scalar(select(AdminToken).where(AdminToken.token_hash == digest,
                                                     AdminToken.revoked_at.is_(None)))
     if token is None:
+        guard.failed(address)
         raise ApiError(401, N_("The bearer token is wrong or revoked"), field="Authorization")
     return Caller(f"token {token.id} ({token.name})", token.role, token.village_id)
 
