@@ -85,6 +85,7 @@ def test_a_question_gets_the_answer_related_questions_and_the_course_step(assist
 
 def test_not_understood_is_honest_and_points_to_people(assistant, sessions, knowledge):
     me = Chat(assistant, "qa-2")
+    me.consent_and_skip_profile()   # only a consenting resident's questions are kept
     [reply] = me.text("gia lon hoi hom nay bao nhieu mot can, goi 0912345678")
     assert "chưa hiểu" in reply.text
     for helper in knowledge.pack("vi").assistant.in_person_helpers:
@@ -113,6 +114,8 @@ def test_stale_faq_button(assistant):
 
 def test_unanswered_cli_and_admin_api(server, database_url):  # noqa: F811
     me = WebResident(server, "qa-web-000000000000")
+    me.say("/start")
+    me.press("c:y")   # only a consenting resident's questions are kept
     for _ in range(3):
         me.say("con lon nha toi bi om bo an")
     me.say("tuong thuat bong da toi nay")

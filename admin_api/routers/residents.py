@@ -19,7 +19,7 @@ from admin_api.schemas import (ID_PATTERN, NO_NUL, CourseProgress, ResidentDetai
                                ResidentPatch)
 from bot.i18n import N_
 from bot.models import Completion, Progress, Resident
-from bot.privacy import forget_resident
+from bot.privacy import AUDIT_SUBJECT, FORGOTTEN_SUBJECT, forget_resident
 
 router = APIRouter(prefix="/residents", tags=["residents"])
 may_read = allow("admin", "village")
@@ -134,7 +134,7 @@ def update_resident(body: ResidentPatch, resident_id: int = ResidentId, caller: 
     """Marks a resident as a village official (report-deadline reminders), or not."""
     resident = _get(session, caller, resident_id)
     resident.official = body.official
-    audit(session, caller, "resident.update", f"resident {resident_id}", {"official": body.official})
+    audit(session, caller, "resident.update", AUDIT_SUBJECT.format(id=resident_id), {"official": body.official})
     session.commit()
     return read_resident(resident_id, caller, session, knowledge)
 
@@ -146,6 +146,6 @@ def delete_resident(resident_id: int = ResidentId, caller: Caller = Depends(may_
     resident = _get(session, caller, resident_id)
     session.expunge(resident)
     forget_resident(session, resident.id)
-    audit(session, caller, "resident.delete", f"resident {resident_id}")
+    audit(session, caller, "resident.delete", FORGOTTEN_SUBJECT)   # the deletion is logged, not whose
     session.commit()
     return Response(status_code=204)

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, RootModel, StringConstraints, ValidationInfo,
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, RootModel, StringConstraints, ValidationInfo,
                       field_validator, model_validator)
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
@@ -212,6 +212,24 @@ class Smalltalk(Strict):
     kinds: list[SmalltalkKind] = []
 
 
+def _has_a_word(cue: str) -> str:
+    if not any(ch.isalnum() for ch in cue):
+        raise ValueError("a cue must contain at least one word")
+    return cue
+
+
+Cue = Annotated[Text, StringConstraints(max_length=40), AfterValidator(_has_a_word)]
+
+
+class Privacy(Strict):
+    """privacy.yaml: what is cut from a question before it goes into the unanswered log."""
+
+    name_cues: list[Cue] = []       # a person's or a place's name follows: it goes, whatever it is
+    secret_cues: list[Cue] = []     # a password, number or address follows: it goes unless a known word
+    value_words: list[Cue] = []     # "là": what follows is the value itself
+    name_ends: list[Cue] = []       # never part of a name: a name stops before them
+
+
 class LanguageName(Strict):
     code: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
     name: Annotated[Text, StringConstraints(max_length=40)]
@@ -238,6 +256,7 @@ class LanguagePack:
     shorthand: dict[str, str] = field(default_factory=dict)
     stopwords: frozenset[str] = frozenset()
     smalltalk: Smalltalk = field(default_factory=Smalltalk)
+    privacy: Privacy = field(default_factory=Privacy)   # privacy.yaml: cut from the unanswered log
     report_labels: dict[str, str] = field(default_factory=dict)   # report.yaml: the periodic report's wording
     # (course id, step index) → glossary lines shown under that step: where a term first appears.
     notes: dict[tuple[str, int], list[str]] = field(default_factory=dict)

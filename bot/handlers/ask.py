@@ -3,11 +3,18 @@ related questions and a button into the course; below the confidence threshold, 
 "I did not understand" with the topics and the people who can help."""
 from __future__ import annotations
 
+import re
+from typing import Iterable
+from weakref import WeakKeyDictionary
+
 from bot.content.schema import FaqEntry
 from bot.handlers.fallback import MAX_TEXT_CHARS, stale_or_unknown_button
 from bot.handlers.menu import menu_buttons, menu_reply
 from bot.handlers.turn import Turn
 from bot.models import UnansweredQuestion
+from bot.qa import QaIndex
+from bot.qa.normalize import LogRules
+from bot.reference import villages as all_villages
 from bot.replies import Button, Reply
 
 SMALLTALK_MAX_WORDS = 6
@@ -43,12 +50,51 @@ def faq_reply(turn: Turn, entry: FaqEntry, related: list[FaqEntry]) -> Reply:
     return Reply(f"❓ {entry.question}\n\n{entry.answer}", rows)
 
 
+# Built once per index (one per language) from its pack's privacy.yaml and the FAQ's words.
+_log_rules: WeakKeyDictionary[QaIndex, LogRules] = WeakKeyDictionary()
+_NOTE = re.compile(r"\([^)]*\)")   # "Tông Lạnh (cũ)": residents do not type the note
+
+
+def log_rules(turn: Turn) -> LogRules:
+    index = turn.qa
+    rules = _log_rules.get(index)
+    if rules is None:
+        privacy = turn.pack.privacy
+        rules = _log_rules[index] = index.normalizer.log_rules(
+            privacy.name_cues, privacy.secret_cues, privacy.value_words, privacy.name_ends, index.vocabulary)
+    return rules
+
+
+def place_names(villages: Iterable) -> set[str]:
+    """Each village (anything with a name and a kind) as residents would name it: with and
+    without its kind ("Bản Nà Sy", "Nà Sy")."""
+    names = set()
+    for village in villages:
+        name = " ".join(_NOTE.sub(" ", village.name).split())
+        names.add(name)
+        if name.lower().startswith(village.kind.lower() + " "):
+            names.add(name[len(village.kind) + 1:])
+    return names
+
+
+def log_unanswered(turn: Turn, text: str) -> None:
+    """Keep the question for content editors, without what identifies the person; only from a
+    resident who agreed to keep data (nothing is kept from anyone else)."""
+    if turn.resident is None:
+        return
+    # Officials add villages through the API, so the database's list counts too.
+    places = place_names([*turn.knowledge.villages, *all_villages(turn.session)])
+    own_name = f"{turn.resident.first_name or ''} {turn.contact.first_name or ''}".split()
+    logged = turn.qa.normalizer.for_log(text, log_rules(turn), [*places, *own_name])
+    if not logged:
+        return   # emoji, punctuation or personal data only: nothing an editor could use
+    turn.upsert(UnansweredQuestion, {"text": logged, "count": 1, "first_seen": turn.now, "last_seen": turn.now},
+                ["text"], {"count": UnansweredQuestion.count + 1, "last_seen": turn.now})
+
+
 def not_understood(turn: Turn, text: str) -> list[Reply]:
     _ = turn._
-    index = turn.qa
-    turn.upsert(UnansweredQuestion, {"text": index.normalizer.for_log(text), "count": 1,
-                                     "first_seen": turn.now, "last_seen": turn.now},
-                ["text"], {"count": UnansweredQuestion.count + 1, "last_seen": turn.now})
+    log_unanswered(turn, text)
     helpers = ", ".join(turn.pack.assistant.in_person_helpers)
     return [menu_reply(turn, _("Sorry, I did not understand that question, and I do not want to guess.\n"
                                "Please pick a topic below, or ask a {ambassador} in your village, or: "

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.content import Knowledge
 from bot.events import ensure_yearly_events, queue_announcements
-from bot.models import ProcessedUpdate
+from bot.models import ProcessedUpdate, UnansweredQuestion
 from bot.scheduler.reminders import queue_deadline_reminders, queue_lesson_reminders
 
 log = logging.getLogger(__name__)
@@ -21,12 +21,29 @@ log = logging.getLogger(__name__)
 PROCESSED_UPDATE_RETENTION = timedelta(days=7)
 
 
-def prune_processed_updates(sessions: sessionmaker[Session], now: datetime | None = None) -> int:
-    cutoff = (now or datetime.now(timezone.utc)) - PROCESSED_UPDATE_RETENTION
+def prune_older_than(sessions: sessionmaker[Session], column, retention: timedelta,
+                     now: datetime | None = None) -> int:
+    """Delete the rows of column's table whose column is older than the retention."""
+    cutoff = (now or datetime.now(timezone.utc)) - retention
+    table = column.class_
     with sessions.begin() as session:
-        result = session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < cutoff))
-    log.info("pruned %d processed update ids", result.rowcount)
+        result = session.execute(delete(table).where(column < cutoff))
+    log.info("pruned %d rows of %s", result.rowcount, table.__tablename__)
     return result.rowcount
+
+
+def prune_processed_updates(sessions: sessionmaker[Session], now: datetime | None = None) -> int:
+    return prune_older_than(sessions, ProcessedUpdate.processed_at, PROCESSED_UPDATE_RETENTION, now)
+
+
+# Unanswered questions are for content editors, and carry no link to who asked; still, keep
+# them no longer than they serve: 180 days spans one of the plan's six-monthly reporting
+# periods, in which editors act on them. A question still being asked keeps its row (last_seen).
+UNANSWERED_RETENTION = timedelta(days=180)
+
+
+def prune_unanswered_questions(sessions: sessionmaker[Session], now: datetime | None = None) -> int:
+    return prune_older_than(sessions, UnansweredQuestion.last_seen, UNANSWERED_RETENTION, now)
 
 
 def event_jobs(sessions: sessionmaker[Session], knowledge: Knowledge, timezone_name: str,
@@ -73,8 +90,9 @@ def build_scheduler(sessions: sessionmaker[Session], timezone_name: str, knowled
         scheduler.add_job(reminders, "cron", hour="8-20", minute="*/10", id="reminders", replace_existing=True,
                           coalesce=True, max_instances=1, misfire_grace_time=600)
 
-    async def prune() -> None:
+    async def prune() -> None:   # the nightly housekeeping: both tables only ever grow otherwise
         await asyncio.to_thread(prune_processed_updates, sessions)
+        await asyncio.to_thread(prune_unanswered_questions, sessions)
 
     scheduler.add_job(prune, "cron", hour=3, minute=17, id="prune_processed_updates",
                       replace_existing=True, coalesce=True, misfire_grace_time=3600)
