@@ -2,27 +2,33 @@
 
 Sending is the delivery engine's job: it drains the outbox. A broadcast due in quiet hours
 waits for their end unless it is urgent (a scam alert).
+
+A broadcast's status is derived from its outbox rows on every read (see broadcast_state), so
+it cannot drift from the messages; the broadcasts table stores only an official's cancel.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import case, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from admin_api.audience import check_audience, recipients
 from admin_api.deps import Caller, allow, audit, get_knowledge, get_session, get_settings
 from admin_api.errors import ApiError
-from admin_api.schemas import Audience, BroadcastCreated, BroadcastIn, BroadcastPreview, BroadcastStatus
+from admin_api.schemas import (Audience, BroadcastCreated, BroadcastIn, BroadcastPreview, BroadcastState,
+                               BroadcastStatus)
 from bot.i18n import N_
 from bot.models import Broadcast, OutboxMessage
 from bot.quiet import after_quiet_hours
 
 router = APIRouter(prefix="/broadcasts", tags=["broadcasts"])
 may_broadcast = allow("admin", "village")
-STATES = ("queued", "sent", "failed", "blocked", "cancelled")
+ROW_STATES = ("queued", "sending", "sent", "failed", "blocked", "cancelled")   # an outbox row's status
+CANCELLED = "cancelled"   # the only value of Broadcast.status that means anything: an official's cancel
 
 
 def _scoped(caller: Caller, audience: Audience) -> Audience:
@@ -85,7 +91,8 @@ def create_broadcast(body: BroadcastIn, caller: Caller = Depends(may_broadcast),
     audit(session, caller, "broadcast.create", f"broadcast {broadcast.id}",
           {"recipients": broadcast.recipients, "urgent": body.urgent, "audience": audience.model_dump()})
     session.commit()
-    return BroadcastCreated(id=broadcast.id, recipients=broadcast.recipients, due_at=due, status=broadcast.status)
+    state = broadcast_state(broadcast, _tally(session, broadcast.id))
+    return BroadcastCreated(id=broadcast.id, recipients=broadcast.recipients, due_at=due, status=state)
 
 
 def _get(session: Session, caller: Caller, broadcast_id: int) -> Broadcast:
@@ -97,15 +104,49 @@ def _get(session: Session, caller: Caller, broadcast_id: int) -> Broadcast:
     return broadcast
 
 
+@dataclass(frozen=True)
+class Tally:
+    """A broadcast's outbox rows by status, and how many of the queued ones wait for a retry."""
+
+    counts: dict[str, int]
+    retrying: int
+
+
+def _tally(session: Session, broadcast_id: int) -> Tally:
+    # A queued row that was tried already (a timeout, a 5xx, a 429, a crash while sending) waits
+    # for a retry. A 429 gives its attempt back but leaves last_error, hence both tests.
+    tried = case((or_(OutboxMessage.attempts > 0, OutboxMessage.last_error.is_not(None)), 1), else_=0)
+    rows = session.execute(
+        select(OutboxMessage.status, func.count(), func.sum(tried))
+        .where(OutboxMessage.broadcast_id == broadcast_id).group_by(OutboxMessage.status))
+    counts, retrying = dict.fromkeys(ROW_STATES, 0), 0
+    for status, count, tried_count in rows:
+        counts[status] = count
+        if status == "queued":
+            retrying = int(tried_count or 0)
+    return Tally(counts, retrying)
+
+
+def broadcast_state(broadcast: Broadcast, tally: Tally) -> BroadcastState:
+    """queued: no message tried yet; sending: some have an outcome or are being tried, some are
+    still to go; done: none left queued or sending (failed and blocked are outcomes too);
+    cancelled: an official stopped it before it was done, and it stays so."""
+    if broadcast.status == CANCELLED:
+        return "cancelled"
+    counts = tally.counts
+    if not counts["queued"] and not counts["sending"]:
+        return "done"
+    started = tally.retrying or sum(counts.values()) > counts["queued"]   # some message tried, or past the queue
+    return "sending" if started else "queued"
+
+
 def _status(session: Session, broadcast: Broadcast) -> BroadcastStatus:
-    counts = {s: c for s, c in session.execute(
-        select(OutboxMessage.status, func.count()).where(OutboxMessage.broadcast_id == broadcast.id)
-        .group_by(OutboxMessage.status))}
+    tally = _tally(session, broadcast.id)
     return BroadcastStatus(
-        id=broadcast.id, status=broadcast.status, text=broadcast.text, courses=broadcast.courses,
+        id=broadcast.id, status=broadcast_state(broadcast, tally), text=broadcast.text, courses=broadcast.courses,
         audience=Audience(**broadcast.audience), urgent=broadcast.urgent, due_at=broadcast.due_at,
         created_at=broadcast.created_at, created_by=broadcast.created_by, recipients=broadcast.recipients,
-        **{s: counts.get(s, 0) + (counts.get("sending", 0) if s == "queued" else 0) for s in STATES})
+        **tally.counts)
 
 
 @router.get("/{broadcast_id}", response_model=BroadcastStatus)
@@ -114,16 +155,40 @@ def read_broadcast(broadcast_id: int = Path(ge=1, le=2**31 - 1), caller: Caller 
     return _status(session, _get(session, caller, broadcast_id))
 
 
+def _mark_cancelled(session: Session, broadcast_id: int) -> bool:
+    """Marks the broadcast cancelled unless it already is. A conditional UPDATE rather than a read
+    then a write: of two cancels at once, exactly one marks it (PostgreSQL makes the second wait
+    for the first's row lock, then finds the mark)."""
+    marked = session.execute(update(Broadcast).where(Broadcast.id == broadcast_id, Broadcast.status != CANCELLED)
+                             .values(status=CANCELLED))
+    return marked.rowcount == 1
+
+
+def _cancel_queued(session: Session, broadcast_id: int) -> int:
+    """Only rows still queued are stopped: sent, failed and blocked ones keep their outcome, and
+    a row being sent ("sending") is already on its way to Telegram."""
+    stopped = session.execute(update(OutboxMessage).where(OutboxMessage.broadcast_id == broadcast_id,
+                                                          OutboxMessage.status == "queued")
+                              .values(status="cancelled"))
+    return stopped.rowcount or 0
+
+
 @router.post("/{broadcast_id}/cancel", response_model=BroadcastStatus)
 def cancel_broadcast(broadcast_id: int = Path(ge=1, le=2**31 - 1), caller: Caller = Depends(may_broadcast),
                      session: Session = Depends(get_session)):
-    """Stops the messages not sent yet. Messages already sent stay sent."""
+    """Stops the messages still queued; sent, failed, blocked and being-sent ones stay as they are.
+
+    A cancel must stop at least one message: when none is left queued (done, or only the last
+    ones in flight) it is refused, so "cancelled" always means that some message was stopped."""
     broadcast = _get(session, caller, broadcast_id)
-    if broadcast.status != "queued":
-        raise ApiError(409, N_("This broadcast is not queued any more"), field="broadcast_id")
-    session.execute(update(OutboxMessage).where(OutboxMessage.broadcast_id == broadcast.id,
-                                                OutboxMessage.status == "queued").values(status="cancelled"))
-    broadcast.status = "cancelled"
-    audit(session, caller, "broadcast.cancel", f"broadcast {broadcast.id}")
+    if not _mark_cancelled(session, broadcast.id):
+        session.rollback()
+        raise ApiError(409, N_("This broadcast is already cancelled"), field="broadcast_id")
+    # Counted by the UPDATE itself, not read before it: the sender may claim rows meanwhile.
+    stopped = _cancel_queued(session, broadcast.id)
+    if not stopped:
+        session.rollback()   # the mark would claim a cancel that stopped nothing
+        raise ApiError(409, N_("This broadcast has no message left to cancel"), field="broadcast_id")
+    audit(session, caller, "broadcast.cancel", f"broadcast {broadcast.id}", {"cancelled": stopped})
     session.commit()
     return _status(session, broadcast)
