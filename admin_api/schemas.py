@@ -105,16 +105,23 @@ class BroadcastPreview(BaseModel):
     due_at: datetime
 
 
+# Derived from the broadcast's outbox rows on every read (admin_api/routers/broadcasts.py):
+# queued: no message tried yet; sending: some have an outcome (or are being tried), some are
+# still to go; done: none left queued or sending (failed and blocked count as outcomes);
+# cancelled: an official stopped the messages still queued, and it stays cancelled.
+BroadcastState = Literal["queued", "sending", "done", "cancelled"]
+
+
 class BroadcastCreated(BaseModel):
     id: int
     recipients: int
     due_at: datetime
-    status: str
+    status: BroadcastState               # queued, or done when the audience is empty
 
 
 class BroadcastStatus(BaseModel):
     id: int
-    status: str                          # queued | cancelled
+    status: BroadcastState
     text: str
     courses: list[str]
     audience: Audience
@@ -123,7 +130,9 @@ class BroadcastStatus(BaseModel):
     created_at: datetime
     created_by: str
     recipients: int
-    queued: int
+    # Its messages by status; together they make up recipients (less residents deleted since).
+    queued: int                          # waiting, including those waiting for a retry
+    sending: int                         # on their way to Telegram now
     sent: int
     failed: int
     blocked: int
@@ -204,9 +213,11 @@ class ResidentDetail(ResidentOut):
 class MeasureOut(BaseModel):
     count: int
     base: int | None
-    percent: float | None
+    percent: float | None = Field(description="count / base in percent, at most 100; null without a base")
     target_percent: int | None
-    met: bool | None
+    met: bool | None = Field(description="null when it cannot be said: no base, no target, or over_base")
+    over_base: bool = Field(False, description="present, and true, when the count exceeds its base (the "
+                                               "percent shows 100): check the base entered by officials, or the data")
 
 
 class RowOut(BaseModel):
@@ -220,7 +231,12 @@ class RowOut(BaseModel):
     adult_population: int | None
     households: int | None
     basic_skills: MeasureOut | None
-    certified: MeasureOut | None
+    basic_skills_web: int | None = Field(description="of basic_skills.count, the web chat's residents")
+    certified: MeasureOut | None = Field(description="adults on a messenger account (Telegram; Zalo later) who "
+                                                     "reported being certified on VNeID: counts toward the target")
+    certified_web: int | None = Field(description="adults who reported it on the web chat: anyone can open any "
+                                                  "number of web sessions, so it is shown apart and never counted "
+                                                  "toward the target")
     group_target: MeasureOut | None
     digital_families: MeasureOut | None
 
@@ -253,6 +269,8 @@ class ReportOut(BaseModel):
     groups: list[RowOut]
     total: RowOut
     ambassadors: list[AmbassadorRankOut]
+    labels: dict[str, str] = Field(description="what each figure of a row is, in the words of the report files "
+                                               "(knowledge/vi/report.yaml)")
 
 
 # --- errors --------------------------------------------------------------------------------

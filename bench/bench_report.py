@@ -57,7 +57,7 @@ PERIOD = (date(2026, 1, 1), date(2026, 6, 30))    # the half-year report due bef
 JOINED = (datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2027, 1, 1, tzinfo=timezone.utc))
 GOAL_S = 2.0
 FIELDS = ("registered", "new_in_period", "courses_started", "courses_completed", "core_completed",
-          "core_adults", "certified_adults")
+          "core_adults", "certified_adults", "certified_adults_web")
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -159,7 +159,10 @@ def baseline(session, knowledge, start: datetime, end: datetime) -> dict[tuple, 
         cell["new_in_period"] += r.created_at >= start
         cell["core_completed"] += done
         cell["core_adults"] += done and adult
-        cell["certified_adults"] += r.certified_at is not None and r.certified_at < end and adult
+        # A web-chat self-report is counted apart, never toward the target (admin_api/reports/progress.py).
+        certified = r.certified_at is not None and r.certified_at < end and adult
+        cell["certified_adults"] += certified and r.platform != "web"
+        cell["certified_adults_web"] += certified and r.platform == "web"
     for p in progress:
         if p.resident_id in cell_of and start <= p.started_at < end:
             cells[cell_of[p.resident_id]]["courses_started"] += 1
@@ -179,6 +182,8 @@ def figures(row) -> dict[str, int]:
         out["core_adults"] = row.basic_skills.count
     if row.certified is not None:
         out["certified_adults"] = row.certified.count
+    if row.certified_web is not None:
+        out["certified_adults_web"] = row.certified_web
     return out
 
 

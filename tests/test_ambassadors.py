@@ -16,7 +16,7 @@ from tests.core_helpers import Chat, data_of
 from tests.http_helpers import serving
 from tests.telegram_helpers import act, running_bot
 
-ADMIN = "admin-token-ambassadors"
+ADMIN = "admin-token-ambassadors-0123456789abcdef"
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from schemathesis.checks import (allow_header_conformance, negative_data_rejecti
 from bot.web import create_app
 from tests.http_helpers import serving
 
-TOKEN = "fuzz-admin-token"
+TOKEN = "fuzz-admin-token-0123456789abcdef0123"
 
 
 def _schema() -> dict:

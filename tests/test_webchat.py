@@ -8,7 +8,7 @@ from bot.web import create_app
 from tests.core_helpers import TELEGRAM_TEXT_MAX
 from tests.http_helpers import serving
 
-ADMIN_TOKEN = "adm-secret-token"
+ADMIN_TOKEN = "adm-secret-token-0123456789abcdef0123"
 SESSION = "web-session-0123456789abcdef"
 
 

@@ -1,11 +1,14 @@
 """The periodic report as a Word document, laid out like a commune's periodic report: the
 issuer / national motto header, the title and period, a short narrative written from the figures,
-then I. indicators, II. villages (with the commune total, then a small table of the digital
-families), III. groups, IV. the ranking of the digital ambassadors (thi dua), and the signature
-block.
+then I. indicators, II. villages (with the commune total, then small tables of the web chat's
+figures and of the digital families), III. groups, IV. the ranking of the digital ambassadors
+(thi dua), and the signature block.
 
 No words live here: all text comes from ``labels`` (knowledge/vi/report.yaml), and the narrative
-only restates figures of the report. A missing label shows its key.
+only restates figures of the report. A missing label shows its key. The columns are those of
+reports.columns, shared with the workbook; a page is narrower than a sheet, so each table here
+places some of them by id, with its width and, where the Word table words it differently, its
+own header.
 """
 from __future__ import annotations
 
@@ -25,8 +28,10 @@ from docx.shared import Cm, Pt
 from docx.table import Table, _Cell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from admin_api.reports.columns import (AMBASSADOR_COLUMNS, GROUP_COLUMNS, INDICATOR_COLUMNS, VILLAGE_COLUMNS,
+                                       Column)
 from admin_api.reports.model import Measure, Report, Row
-from admin_api.reports.xlsx import Labels, context, label, met_label, scope
+from admin_api.reports.wording import Labels, context, label, met_label, number, over_base_note, scope
 
 FONT = "Times New Roman"
 BODY_SIZE = Pt(13)
@@ -40,18 +45,30 @@ JUSTIFY = WD_ALIGN_PARAGRAPH.JUSTIFY
 
 # --- figures as text -----------------------------------------------------------------------------
 
-def number(value: int | None, labels: Labels | None) -> str:
-    """1.250 with the label's thousands separator; empty when unknown."""
-    if value is None:
-        return ""
-    return f"{value:,}".replace(",", label(labels, "thousands_separator", default="."))
-
-
 def percent(value: float | None, labels: Labels | None) -> str:
     """45,5 with the label's decimal separator; empty when unknown."""
     if value is None:
         return ""
     return f"{value:.1f}".replace(".", label(labels, "decimal_separator", default=","))
+
+
+def share(measure: Measure | None, labels: Labels | None) -> str:
+    """A measure's percent, or above 100% its note: "100% (vượt số liệu dân số: 250/100)"."""
+    if measure is None:
+        return ""
+    return over_base_note(measure, labels) if measure.over_base else percent(measure.percent, labels)
+
+
+def cell_text(column: Column, item: Any, labels: Labels | None) -> str:
+    """A shared column's value as the Word table shows it."""
+    value = column.value(item)
+    if column.kind == "percent":
+        return share(value, labels)
+    if column.kind == "met":
+        return met_label(value, labels)
+    if column.kind == "text":
+        return "" if value is None else str(value)
+    return number(value, labels)
 
 
 def official_date_parts(report: Report, tz: tzinfo | None) -> dict[str, str]:
@@ -66,67 +83,95 @@ def official_date_parts(report: Report, tz: tzinfo | None) -> dict[str, str]:
 # --- the narrative -------------------------------------------------------------------------------
 
 def narrative(report: Report, labels: Labels | None, tz: tzinfo | None = None) -> list[str]:
-    """Paragraphs restating the report's figures: usage, indicators met or not, missing bases,
-    digital families, the best digital ambassador."""
+    """Paragraphs restating the report's figures: usage, indicators met or not, the web chat's
+    figures, missing bases and figures above them, digital families, the best digital ambassador."""
     values = context(report, labels, tz)
-    paragraphs: list[str] = []
-
     total = report.total
-    if total is not None:
-        paragraphs.append(" ".join([
-            label(labels, "narrative_usage", **values, registered=number(total.registered, labels),
-                  new_in_period=number(total.new_in_period, labels)),
-            label(labels, "narrative_courses", **values, courses_started=number(total.courses_started, labels),
-                  courses_completed=number(total.courses_completed, labels)),
-            label(labels, "narrative_core", **values, core_completed=number(total.core_completed, labels),
-                  core_count=len(report.core_courses)),
-        ]))
+    paragraphs = [_usage(total, report, labels, values), _indicators(report, labels, values),
+                  _web_figures(total, labels, values), _villages_to_check(report, labels, values),
+                  _families(total, report, labels, values), _best_ambassador(report, labels, values)]
+    return [p for p in paragraphs if p]
 
-    met: list[str] = []
-    not_met: list[str] = []
-    no_target: list[str] = []
-    no_percent: list[str] = []
+
+def _usage(total: Row | None, report: Report, labels: Labels | None, values: dict[str, Any]) -> str:
+    if total is None:
+        return ""
+    return " ".join([
+        label(labels, "narrative_usage", **values, registered=number(total.registered, labels),
+              new_in_period=number(total.new_in_period, labels)),
+        label(labels, "narrative_courses", **values, courses_started=number(total.courses_started, labels),
+              courses_completed=number(total.courses_completed, labels)),
+        label(labels, "narrative_core", **values, core_completed=number(total.core_completed, labels),
+              core_count=len(report.core_courses)),
+    ])
+
+
+def _indicators(report: Report, labels: Labels | None, values: dict[str, Any]) -> str:
+    """The indicators sorted into met, not met, no target, no percent, and above their base."""
+    sorted_items: dict[str, list[str]] = {key: [] for key in (
+        "narrative_met", "narrative_not_met", "narrative_no_target", "narrative_no_percent", "narrative_over_base")}
     for indicator in report.indicators:
         m = indicator.measure
-        figures = {"label": indicator.label, "count": number(m.count, labels),
+        figures = {"label": indicator.label, "count": number(m.count, labels), "base": number(m.base, labels),
                    "percent": percent(m.percent, labels), "target": m.target_percent}
-        if m.percent is None:
-            no_percent.append(label(labels, "item_count", **figures))
+        if m.over_base:
+            sorted_items["narrative_over_base"].append(label(labels, "item_over_base", **figures))
+        elif m.percent is None:
+            sorted_items["narrative_no_percent"].append(label(labels, "item_count", **figures))
         elif m.target_percent is None:
-            no_target.append(label(labels, "item_percent", **figures))
+            sorted_items["narrative_no_target"].append(label(labels, "item_percent", **figures))
         else:
-            (met if m.met else not_met).append(label(labels, "item_with_target", **figures))
-    sentences = [label(labels, key, **values, items="; ".join(items))
-                 for key, items in (("narrative_met", met), ("narrative_not_met", not_met),
-                                    ("narrative_no_target", no_target), ("narrative_no_percent", no_percent))
-                 if items]
-    if sentences:
-        paragraphs.append(" ".join(sentences))
+            key = "narrative_met" if m.met else "narrative_not_met"
+            sorted_items[key].append(label(labels, "item_with_target", **figures))
+    return " ".join(label(labels, key, **values, items="; ".join(items))
+                    for key, items in sorted_items.items() if items)
 
-    missing = [row.name for row in report.villages if row.id is not None and not row.adult_population]
+
+def _web_figures(total: Row | None, labels: Labels | None, values: dict[str, Any]) -> str:
+    """What came from the web chat: its learners count, its self-reported certifications do not."""
+    if total is None or not (total.basic_skills_web or total.certified_web):
+        return ""
+    return label(labels, "narrative_web", **values, basic_skills_web=number(total.basic_skills_web or 0, labels),
+                 certified_web=number(total.certified_web or 0, labels))
+
+
+def _villages_to_check(report: Report, labels: Labels | None, values: dict[str, Any]) -> str:
+    """Villages whose adult population is missing, and those whose figures exceed what was entered."""
+    villages = [row for row in report.villages if row.id is not None]
+    missing = [row.name for row in villages if not row.adult_population]
+    over = [row.name for row in villages
+            if any(m is not None and m.over_base for m in (row.basic_skills, row.certified, row.digital_families))]
+    sentences = []
     if missing:
-        paragraphs.append(label(labels, "narrative_no_population", **values, villages=", ".join(missing)))
+        sentences.append(label(labels, "narrative_no_population", **values, villages=", ".join(missing)))
+    if over:
+        sentences.append(label(labels, "narrative_villages_over_base", **values, villages=", ".join(over)))
+    return " ".join(sentences)
 
+
+def _families(total: Row | None, report: Report, labels: Labels | None, values: dict[str, Any]) -> str:
     families = total.digital_families if total is not None else None
-    if families is not None:
-        figures = {"digital_families": number(families.count, labels), "households": number(families.base, labels),
-                   "percent": percent(families.percent, labels)}
-        sentences = [label(labels, "narrative_digital_families" if families.percent is not None
-                           else "narrative_digital_families_no_households", **values, **figures)]
-        no_households = [row.name for row in report.villages if row.id is not None and not row.households]
-        if families.percent is None and no_households:
-            sentences.append(label(labels, "narrative_no_households", **values, villages=", ".join(no_households)))
-        paragraphs.append(" ".join(sentences))
+    if families is None:
+        return ""
+    figures = {"digital_families": number(families.count, labels), "households": number(families.base, labels),
+               "percent": percent(families.percent, labels)}   # capped at 100; _villages_to_check flags it
+    sentences = [label(labels, "narrative_digital_families" if families.percent is not None
+                       else "narrative_digital_families_no_households", **values, **figures)]
+    no_households = [row.name for row in report.villages if row.id is not None and not row.households]
+    if families.percent is None and no_households:
+        sentences.append(label(labels, "narrative_no_households", **values, villages=", ".join(no_households)))
+    return " ".join(sentences)
 
-    if report.ambassadors:
-        best = report.ambassadors[0]
-        paragraphs.append(label(labels, "narrative_best_ambassador" if best.village
-                                else "narrative_best_ambassador_no_village", **values,
-                                first_name=best.first_name or label(labels, "ambassador_unnamed"),
-                                village=best.village, helped=number(best.helped, labels),
-                                completions=number(best.completions, labels),
-                                people_in_sessions=number(best.people_in_sessions, labels)))
-    return paragraphs
+
+def _best_ambassador(report: Report, labels: Labels | None, values: dict[str, Any]) -> str:
+    if not report.ambassadors:
+        return ""
+    best = report.ambassadors[0]
+    return label(labels, "narrative_best_ambassador" if best.village else "narrative_best_ambassador_no_village",
+                 **values, first_name=best.first_name or label(labels, "ambassador_unnamed"),
+                 village=best.village, helped=number(best.helped, labels),
+                 completions=number(best.completions, labels),
+                 people_in_sessions=number(best.people_in_sessions, labels))
 
 
 def _xml_text(text: str) -> str:
@@ -295,21 +340,65 @@ def _data_table(doc: Any, columns: list[Col], rows: list[Any], total: Any | None
 
 # --- the document ----------------------------------------------------------------------------------
 
-def _measure_part(attr: str, part: str, labels: Labels | None) -> Callable[[Row], str]:
-    def get(row: Row) -> str:
-        m: Measure | None = getattr(row, attr)
-        if m is None:
-            return ""
-        if part == "count":
-            return number(m.count, labels)
-        if part == "percent":
-            return percent(m.percent, labels)
-        if part == "base":
-            return number(m.base, labels)
-        if part == "target":
-            return number(m.target_percent, labels)
-        return met_label(m, labels)
-    return get
+@dataclass(frozen=True)
+class Place:
+    """A shared column (reports.columns) in a Word table."""
+
+    column: str                        # Column.id
+    width: float                       # cm
+    header: str | None = None          # label key, when the Word table words the header differently
+    group: str | None = None           # label key of a header spanning consecutive columns
+
+
+WORD_INDICATORS = [Place("indicator", 6.2), Place("count", 1.7), Place("base", 1.8), Place("percent", 1.4),
+                   Place("target", 1.8), Place("met", 2.3)]
+WORD_VILLAGES = [
+    Place("name", 3.6), Place("registered", 1.5), Place("new_in_period", 1.5), Place("core_completed", 1.6),
+    Place("adult_population", 1.6),
+    Place("basic_skills_count", 1.35, "sub_count", "head_basic_skills"),
+    Place("basic_skills_percent", 1.35, "sub_percent", "head_basic_skills"),
+    Place("certified_count", 1.35, "sub_count", "head_certified"),
+    Place("certified_percent", 1.35, "sub_percent", "head_certified"),
+]
+# The web chat's figures of each village: no room for them in the table above.
+WORD_WEB = [Place("name", 5.2), Place("basic_skills_web", 4.0), Place("certified_web", 4.0)]
+WORD_FAMILIES = [Place("name", 5.2), Place("digital_families_base", 2.4, "col_households"),
+                 Place("digital_families_count", 2.4, "col_digital_families"),
+                 Place("digital_families_percent", 1.8, "col_percent")]
+WORD_GROUPS = [
+    Place("name", 3.6), Place("registered", 1.5), Place("new_in_period", 1.5), Place("courses_started", 1.5),
+    Place("courses_completed", 1.5), Place("core_completed", 1.6),
+    Place("group_target_percent", 1.3, "sub_percent", "head_group_target"),
+    Place("group_target_target", 1.3, "sub_target", "head_group_target"),
+    Place("group_target_met", 1.4, "sub_met", "head_group_target"),
+]
+WORD_AMBASSADORS = [Place("rank", 1.2), Place("first_name", 3.3), Place("village", 3.5), Place("helped", 2.6),
+                    Place("completions", 2.7), Place("people_in_sessions", 2.7)]
+
+
+def _placed(columns: list[Column], places: list[Place], labels: Labels | None, t: Callable[[str], str],
+            numbered: bool = True) -> list[Col]:
+    """The Word table's columns: the shared ones at their places, after a TT column if ``numbered``."""
+    by_id = {column.id: column for column in columns}
+    cols = [Col(t("col_no"), lambda item: "", 0.8)] if numbered else []
+    for place in places:
+        column = by_id[place.column]
+        cols.append(Col(t(place.header or column.header), lambda item, c=column: cell_text(c, item, labels),
+                        place.width, t(place.group) if place.group else None,
+                        LEFT if column.kind == "text" else CENTER))
+    return cols
+
+
+def _village_table(doc: Any, title: str, places: list[Place], report: Report, figure: str,
+                   labels: Labels | None, t: Callable[[str], str]) -> None:
+    """A small table of the villages (and the total) that have ``figure``; none if none has it."""
+    rows = [r for r in report.villages if getattr(r, figure) is not None]
+    total = report.total if report.total is not None and getattr(report.total, figure) is not None else None
+    if not rows and total is None:
+        return
+    _paragraph(doc, "", space_after=Pt(0))
+    _paragraph(doc, title, italic=True, align=JUSTIFY)
+    _data_table(doc, _placed(VILLAGE_COLUMNS, places, labels, t), rows, total=total, total_name=t("total_row"))
 
 
 def render_docx(report: Report, labels: dict[str, str], tz: tzinfo | None = None) -> bytes:
@@ -352,76 +441,29 @@ def render_docx(report: Report, labels: dict[str, str], tz: tzinfo | None = None
 
     # I. Indicators.
     _paragraph(doc, t("section_indicators"), bold=True, align=JUSTIFY)
-    _data_table(doc, [
-        Col(t("col_no"), lambda i: "", 0.8),
-        Col(t("col_indicator"), lambda i: i.label, 6.2, align=LEFT),
-        Col(t("col_count"), lambda i: number(i.measure.count, labels), 1.7),
-        Col(t("col_base"), lambda i: number(i.measure.base, labels), 1.8),
-        Col(t("col_percent"), lambda i: percent(i.measure.percent, labels), 1.4),
-        Col(t("col_target"), lambda i: number(i.measure.target_percent, labels), 1.8),
-        Col(t("col_met"), lambda i: met_label(i.measure, labels), 2.3),
-    ], report.indicators)
+    _data_table(doc, _placed(INDICATOR_COLUMNS, WORD_INDICATORS, labels, t), report.indicators)
 
     # II. Villages, with the commune total.
     _paragraph(doc, "", space_after=Pt(0))
     _paragraph(doc, t("section_villages"), bold=True, align=JUSTIFY)
-    basic, certified = t("head_basic_skills"), t("head_certified")
-    _data_table(doc, [
-        Col(t("col_no"), lambda r: "", 0.8),
-        Col(t("col_village"), lambda r: r.name, 3.6, align=LEFT),
-        Col(t("col_registered"), lambda r: number(r.registered, labels), 1.5),
-        Col(t("col_new_in_period"), lambda r: number(r.new_in_period, labels), 1.5),
-        Col(t("col_core_completed"), lambda r: number(r.core_completed, labels), 1.6),
-        Col(t("col_adult_population"), lambda r: number(r.adult_population, labels), 1.6),
-        Col(t("sub_count"), _measure_part("basic_skills", "count", labels), 1.35, basic),
-        Col(t("sub_percent"), _measure_part("basic_skills", "percent", labels), 1.35, basic),
-        Col(t("sub_count"), _measure_part("certified", "count", labels), 1.35, certified),
-        Col(t("sub_percent"), _measure_part("certified", "percent", labels), 1.35, certified),
-    ], report.villages, total=report.total, total_name=t("total_row"))
-
-    # ... and the digital families of each village: too many columns to sit in the table above.
-    # Rows without the figure (residents who chose no village: households are per village) are left out.
-    _paragraph(doc, "", space_after=Pt(0))
-    _paragraph(doc, t("subsection_digital_families"), italic=True, align=JUSTIFY)
-    _data_table(doc, [
-        Col(t("col_no"), lambda r: "", 0.8),
-        Col(t("col_village"), lambda r: r.name, 5.2, align=LEFT),
-        Col(t("col_households"), _measure_part("digital_families", "base", labels), 2.4),
-        Col(t("col_digital_families"), _measure_part("digital_families", "count", labels), 2.4),
-        Col(t("col_percent"), _measure_part("digital_families", "percent", labels), 1.8),
-    ], [r for r in report.villages if r.digital_families is not None],
-        total=report.total if report.total is not None and report.total.digital_families is not None else None,
-        total_name=t("total_row"))
+    _data_table(doc, _placed(VILLAGE_COLUMNS, WORD_VILLAGES, labels, t), report.villages, total=report.total,
+                total_name=t("total_row"))
+    # ... then two small tables: too many columns to sit in the table above. Rows without the
+    # figure (residents who chose no village: the figures are per village) are left out.
+    _village_table(doc, t("subsection_web"), WORD_WEB, report, "certified_web", labels, t)
+    _village_table(doc, t("subsection_digital_families"), WORD_FAMILIES, report, "digital_families", labels, t)
 
     # III. Groups.
     _paragraph(doc, "", space_after=Pt(0))
     _paragraph(doc, t("section_groups"), bold=True, align=JUSTIFY)
-    target = t("head_group_target")
-    _data_table(doc, [
-        Col(t("col_no"), lambda r: "", 0.8),
-        Col(t("col_group"), lambda r: r.name, 3.6, align=LEFT),
-        Col(t("col_registered"), lambda r: number(r.registered, labels), 1.5),
-        Col(t("col_new_in_period"), lambda r: number(r.new_in_period, labels), 1.5),
-        Col(t("col_courses_started"), lambda r: number(r.courses_started, labels), 1.5),
-        Col(t("col_courses_completed"), lambda r: number(r.courses_completed, labels), 1.5),
-        Col(t("col_core_completed"), lambda r: number(r.core_completed, labels), 1.6),
-        Col(t("sub_percent"), _measure_part("group_target", "percent", labels), 1.3, target),
-        Col(t("sub_target"), _measure_part("group_target", "target", labels), 1.3, target),
-        Col(t("sub_met"), _measure_part("group_target", "met", labels), 1.4, target),
-    ], report.groups)
+    _data_table(doc, _placed(GROUP_COLUMNS, WORD_GROUPS, labels, t), report.groups)
 
     # IV. The ranking of the digital ambassadors.
     _paragraph(doc, "", space_after=Pt(0))
     _paragraph(doc, t("section_ambassadors"), bold=True, align=JUSTIFY)
     if report.ambassadors:
-        _data_table(doc, [
-            Col(t("col_rank"), lambda a: number(a.rank, labels), 1.2),
-            Col(t("col_first_name"), lambda a: a.first_name, 3.3, align=LEFT),
-            Col(t("col_ambassador_village"), lambda a: a.village, 3.5, align=LEFT),
-            Col(t("col_helped"), lambda a: number(a.helped, labels), 2.6),
-            Col(t("col_helped_completions"), lambda a: number(a.completions, labels), 2.7),
-            Col(t("col_people_in_sessions"), lambda a: number(a.people_in_sessions, labels), 2.7),
-        ], report.ambassadors, count_rows=False)
+        _data_table(doc, _placed(AMBASSADOR_COLUMNS, WORD_AMBASSADORS, labels, t, numbered=False),
+                    report.ambassadors, count_rows=False)
     else:
         _paragraph(doc, t("ambassadors_none"), align=JUSTIFY, indent=True)
 

@@ -7,19 +7,32 @@ from datetime import date, datetime
 
 @dataclass
 class Measure:
-    """A count against a target: percent = count / base, when the base is known."""
+    """A count against a target: percent = count / base, when the base is known.
+
+    A count above its base cannot be right (250 certified adults in a village entered as 100
+    adults): either the base entered by officials or the data is wrong. The share then shows
+    100%, never 250%, and over_base asks the official to check; whether the target is met cannot
+    be said until then.
+    """
 
     count: int
     base: int | None = None          # None: the base (e.g. a village's adult population) is not entered
     target_percent: int | None = None
+    basis: str = "adults"            # what the base counts: adults | households | registered
+
+    @property
+    def over_base(self) -> bool:
+        return bool(self.base) and self.count > self.base
 
     @property
     def percent(self) -> float | None:
-        return round(100 * self.count / self.base, 1) if self.base else None
+        if not self.base:
+            return None
+        return 100.0 if self.over_base else round(100 * self.count / self.base, 1)
 
     @property
     def met(self) -> bool | None:
-        if self.percent is None or self.target_percent is None:
+        if self.percent is None or self.target_percent is None or self.over_base:
             return None
         return self.percent >= self.target_percent
 
@@ -38,7 +51,12 @@ class Row:
     adult_population: int | None = None   # entered by officials (villages only)
     households: int | None = None
     basic_skills: Measure | None = None   # adults with the core courses, against the adult population
-    certified: Measure | None = None      # adults who said they are certified, against the adult population
+    basic_skills_web: int | None = None   # ... of whom web-chat residents (counted: they passed the quizzes)
+    # Adults on a messenger account (Telegram; Zalo later) who said they are certified, against the
+    # adult population. Web-chat residents are apart: anyone can open any number of web sessions,
+    # so their one-tap self-report is shown but never counted toward the target.
+    certified: Measure | None = None
+    certified_web: int | None = None      # adults who said so on the web chat: not toward the target
     group_target: Measure | None = None   # groups with their own target: core completed / registered
     digital_families: Measure | None = None  # households with a member who finished the core courses
 

@@ -7,8 +7,15 @@ Definitions (also in the README):
   end of the period: "basic digital skills" for the plan's targets;
 - adults: residents whose age band is not under 18 (a skipped age band counts as adult: the
   assistant is for adults, and under-18s are asked to say so);
-- certified: adults who reported with the button that they are certified on VNeID.
+- certified: adults on a messenger account (Telegram; Zalo later) who reported with the button
+  that they are certified on VNeID. The same report from the web chat is counted apart
+  (certified_web) and never toward the target: a web session is a random id that anyone can make
+  by the hundred, so its one-tap report says nothing about a person;
+- basic skills: adults who passed every core quiz, from any platform. Passing three quizzes is
+  work, not a tap, and the web chat is how residents without Telegram learn, so they count; how
+  many of them learned on the web is shown beside it (basic_skills_web) for the official to judge.
 Percentages of the adult population need the village's adult population, entered by officials.
+A count above its base shows 100% and is flagged (model.Measure).
 """
 from __future__ import annotations
 
@@ -26,8 +33,10 @@ from bot.models import Completion, Household, Progress, Resident, Target, Villag
 
 TOP_AMBASSADORS = 10   # named in the report for commendation (khen thưởng)
 CellKey = tuple[str | None, str | None]   # (village id, group id)
-FIELDS = ("registered", "new_in_period", "adults", "core_completed", "core_adults", "certified_adults",
-          "courses_started", "courses_completed")
+WEB_PLATFORM = "web"    # Resident.platform of the web chat (bot/adapters/web.PLATFORM)
+PER_RESIDENT = ("registered", "new_in_period", "adults", "core_completed", "core_adults", "core_adults_web",
+                "certified_adults", "certified_adults_web")
+FIELDS = (*PER_RESIDENT, "courses_started", "courses_completed")
 
 
 def _bounds(period_from: date, period_to: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -63,21 +72,27 @@ def _cells(session: Session, knowledge: Knowledge, start: datetime, end: datetim
     adult = or_(Resident.age_band.is_(None), Resident.age_band.not_in(minors))
     core = _core_done(knowledge, end)
     done = core.c.resident_id.is_not(None)
+    web = Resident.platform == WEB_PLATFORM
+    certified = and_(Resident.certified_at.is_not(None), Resident.certified_at < end, adult)
 
     def total(condition) -> object:
         return func.sum(case((condition, 1), else_=0))
 
+    per_resident = {
+        "registered": func.count(), "new_in_period": total(Resident.created_at >= start), "adults": total(adult),
+        "core_completed": total(done), "core_adults": total(and_(done, adult)),
+        "core_adults_web": total(and_(done, adult, web)),
+        "certified_adults": total(and_(certified, ~web)), "certified_adults_web": total(and_(certified, web)),
+    }
     in_scope = [Resident.created_at < end] + ([Resident.village_id == village] if village else [])
     cells: dict[CellKey, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FIELDS, 0))
     rows = session.execute(
-        select(Resident.village_id, Resident.group_id, func.count(),
-               total(Resident.created_at >= start), total(adult), total(done), total(and_(done, adult)),
-               total(and_(Resident.certified_at.is_not(None), Resident.certified_at < end, adult)))
+        select(Resident.village_id, Resident.group_id, *(per_resident[name] for name in PER_RESIDENT))
         .outerjoin(core, core.c.resident_id == Resident.id)
         .where(*in_scope)
         .group_by(Resident.village_id, Resident.group_id))
     for v, g, *counts in rows:
-        cells[(v, g)].update(zip(FIELDS[:6], (int(c or 0) for c in counts)))
+        cells[(v, g)].update(zip(PER_RESIDENT, (int(c or 0) for c in counts)))
     for name, table, column in (("courses_started", Progress, Progress.started_at),
                                 ("courses_completed", Completion, Completion.completed_at)):
         rows = session.execute(
@@ -124,7 +139,9 @@ def progress_report(session: Session, knowledge: Knowledge, commune: str, period
 
     def with_adult_measures(row: Row, counts: dict[str, int], population: int | None) -> Row:
         row.basic_skills = Measure(counts["core_adults"], population, adult_target.get("core_courses"))
+        row.basic_skills_web = counts["core_adults_web"]
         row.certified = Measure(counts["certified_adults"], population, adult_target.get("certified"))
+        row.certified_web = counts["certified_adults_web"]
         return row
 
     families = _digital_families(session, knowledge, end)
@@ -132,7 +149,7 @@ def progress_report(session: Session, knowledge: Knowledge, commune: str, period
         counts = sum_cells(cells, lambda key, vid=v.id: key[0] == vid)
         row = with_adult_measures(_row(v.id, v.name, counts), counts, v.adult_population)
         row.adult_population, row.households = v.adult_population, v.households
-        row.digital_families = Measure(families.get(v.id, 0), v.households)
+        row.digital_families = Measure(families.get(v.id, 0), v.households, basis="households")
         report.villages.append(row)
     known = {v.id for v in villages}
     unplaced = sum_cells(cells, lambda key: key[0] not in known)
@@ -145,7 +162,8 @@ def progress_report(session: Session, knowledge: Knowledge, commune: str, period
         row = _row(group.id, group.label, counts)
         indicator = by_audience.get(group.audience)
         if indicator is not None:
-            row.group_target = Measure(counts["core_completed"], counts["registered"], targets.get(indicator.id))
+            row.group_target = Measure(counts["core_completed"], counts["registered"], targets.get(indicator.id),
+                                       basis="registered")
         report.groups.append(row)
     ungrouped = sum_cells(cells, lambda key: key[1] is None)
     if ungrouped["registered"]:
@@ -159,7 +177,8 @@ def progress_report(session: Session, knowledge: Knowledge, commune: str, period
     households = [v.households for v in villages]
     report.total.households = sum(households) if households and None not in households else None
     report.total.digital_families = Measure(sum(r.digital_families.count for r in report.villages
-                                                if r.digital_families), report.total.households)
+                                                if r.digital_families), report.total.households,
+                                            basis="households")
     names = {v.id: v.name for v in villages}
     report.ambassadors = [AmbassadorRow(r.rank, r.first_name or "", names.get(r.village_id, r.village_id or ""),
                                         r.helped, r.completions, r.people_in_sessions)
@@ -172,6 +191,7 @@ def progress_report(session: Session, knowledge: Knowledge, commune: str, period
             rows = [r for r, g in zip(report.groups, knowledge.pack("vi").profile.groups)
                     if g.audience == indicator.who]
             registered = sum(r.registered for r in rows)
-            measure = Measure(sum(r.core_completed for r in rows), registered or None, targets.get(indicator.id))
+            measure = Measure(sum(r.core_completed for r in rows), registered or None, targets.get(indicator.id),
+                              basis="registered")
         report.indicators.append(Indicator(indicator.id, indicators[indicator.id].label, measure))
     return report

@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 
 from admin_api.deps import Caller, allow, get_knowledge, get_session, get_settings, village_scope
 from admin_api.errors import ApiError
+from admin_api.reports.columns import ROW_FIELD_LABELS
 from admin_api.reports.progress import progress_report
+from admin_api.reports.wording import label
 from admin_api.schemas import ID_PATTERN, ReportOut
 from bot.i18n import N_
 from bot.models import Village
@@ -25,10 +27,15 @@ MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sh
          "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
 
 
-def _json(report) -> dict:
+def _json(report, labels) -> dict:
     def measure(m):
-        return None if m is None else {"count": m.count, "base": m.base, "percent": m.percent,
-                                       "target_percent": m.target_percent, "met": m.met}
+        if m is None:
+            return None
+        out = {"count": m.count, "base": m.base, "percent": m.percent, "target_percent": m.target_percent,
+               "met": m.met}
+        if m.over_base:            # only then: a figure that is fine keeps the shape it always had
+            out["over_base"] = True
+        return out
 
     def row(r):
         out = dataclasses.asdict(r)
@@ -40,10 +47,11 @@ def _json(report) -> dict:
             "core_courses": report.core_courses,
             "indicators": [{"id": i.id, "label": i.label, "measure": measure(i.measure)} for i in report.indicators],
             "villages": [row(r) for r in report.villages], "groups": [row(r) for r in report.groups],
-            "total": row(report.total), "ambassadors": [dataclasses.asdict(a) for a in report.ambassadors]}
+            "total": row(report.total), "ambassadors": [dataclasses.asdict(a) for a in report.ambassadors],
+            "labels": {name: label(labels, key) for name, key in ROW_FIELD_LABELS.items()}}
 
 
-@router.get("/progress", response_model=ReportOut,
+@router.get("/progress", response_model=ReportOut, response_model_exclude_unset=True,
             responses={200: {"content": {MEDIA["xlsx"]: {}, MEDIA["docx"]: {}},
                              "description": "The report as JSON, or as a file with format=xlsx|docx"}})
 def progress(period_from: date | None = Query(None, alias="from", description="first day, default 1 January"),
@@ -67,7 +75,7 @@ def progress(period_from: date | None = Query(None, alias="from", description="f
     report = progress_report(session, knowledge, pack.assistant.commune_name, period_from, period_to, tz,
                              village, labels)
     if format == "json":
-        return _json(report)
+        return _json(report, labels)
     if format == "xlsx":
         from admin_api.reports.xlsx import render_xlsx
         content = render_xlsx(report, labels, tz=tz)

@@ -1,16 +1,31 @@
-"""Web chat: a small page and a JSON endpoint, rendering the same core replies as Telegram."""
+"""Web chat: a small page and a JSON endpoint, rendering the same core replies as Telegram.
+
+Anyone can open as many web sessions as they like, so the endpoint is rate-limited (the `limits`
+library, moving windows in memory): per session, per client address, and much harder for new
+residents (consents) per address. A limited request gets 429 with Retry-After and the API's JSON
+error; the page says so kindly and offers to try again.
+"""
 from __future__ import annotations
 
 import json
+import math
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import Annotated
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from pydantic import BaseModel, Field, model_validator
 
-from bot.i18n import translator
+from admin_api.errors import error_body
+from admin_api.schemas import ErrorOut
+from bot.addresses import client_address
+from bot.i18n import N_, translator
 from bot.ordering import KeyedLocks
 from bot.replies import Contact, Incoming
 
@@ -20,6 +35,92 @@ PAGE = Path(__file__).with_name("chat.html")
 router = APIRouter()
 _sessions = KeyedLocks()
 
+
+# --- rate limits ------------------------------------------------------------------------------
+# The defaults, in the `limits` notation. A test may put other ones on
+# app.state.webchat_limits (a WebChatLimits) before the first request.
+#
+# A resident taps a button every couple of seconds at most: about 30 a minute while paging
+# quickly through the steps of a lesson. A script sends hundreds a second.
+PER_SESSION = "60 per minute"
+# Many residents can share one address: a class on the Wi-Fi of the cultural house, or phones
+# behind a carrier's NAT. 1200 a minute is 40 people each tapping every 2 seconds without pause.
+PER_ADDRESS = "1200 per minute"
+# Saying "Yes" to consent makes a new resident: once per person, but one tap for a script. A class
+# of up to 50 signing up together fits, and so does a busy event day at one venue; a hundred fake
+# residents a second do not.
+NEW_RESIDENTS_PER_ADDRESS = "50 per 10 minutes; 200 per day"
+
+CONSENT_YES = ["c", "y"]     # the consent button's data, "c:y" or "c:y:<link>" (bot/handlers/start.py)
+
+
+@dataclass(frozen=True)
+class Rule:
+    field: str                      # named in the 429 error: what is being limited
+    items: tuple[RateLimitItem, ...]
+    message: str                    # msgid; {seconds} is the wait
+
+
+@dataclass(frozen=True)
+class Refusal:
+    rule: Rule
+    retry_after: int                # whole seconds until the request would be admitted
+
+
+class WebChatLimits:
+    """The web chat's limits, kept in this process's memory.
+
+    Each process counts on its own: with several `hocvuso serve` processes behind a load
+    balancer, a client may get up to that many times the limits.
+    """
+
+    def __init__(self, per_session: str = PER_SESSION, per_address: str = PER_ADDRESS,
+                 new_residents_per_address: str = NEW_RESIDENTS_PER_ADDRESS):
+        self._windows = MovingWindowRateLimiter(MemoryStorage())
+        self.session = Rule("session", tuple(parse_many(per_session)),
+                            N_("This chat is sending messages too fast. Please wait {seconds} seconds."))
+        self.address = Rule("client", tuple(parse_many(per_address)),
+                            N_("Too many messages from this network. Please wait {seconds} seconds."))
+        self.new_resident = Rule("button", tuple(parse_many(new_residents_per_address)),
+                                 N_("Too many new learners from this network. Please wait {seconds} seconds."))
+
+    def admit(self, session: str, address: str, new_resident: bool) -> Refusal | None:
+        """Count the request against every limit it falls under, or refuse it and count nothing.
+
+        Only the event loop calls this and nothing awaits between the tests and the hits, so
+        two requests cannot both take the last place in a window.
+        """
+        checks = [(self.session, session), (self.address, address)]
+        if new_resident:
+            checks.append((self.new_resident, address))
+        for rule, key in checks:
+            for item in rule.items:
+                if not self._windows.test(item, rule.field, key):
+                    return Refusal(rule, self._wait(item, rule.field, key))
+        for rule, key in checks:
+            for item in rule.items:
+                self._windows.hit(item, rule.field, key)
+        return None
+
+    def _wait(self, item: RateLimitItem, *key: str) -> int:
+        free_at = self._windows.get_window_stats(item, *key).reset_time
+        return max(1, math.ceil(free_at - time.time()))
+
+
+def limits_of(app: FastAPI) -> WebChatLimits:
+    """The app's limits, made with the defaults on first use unless already set."""
+    limits = getattr(app.state, "webchat_limits", None)
+    if limits is None:
+        limits = app.state.webchat_limits = WebChatLimits()
+    return limits
+
+
+def too_many(refusal: Refusal) -> JSONResponse:
+    body = error_body(429, refusal.rule.message, refusal.rule.field, seconds=refusal.retry_after)
+    return JSONResponse(body, 429, headers={"Retry-After": str(refusal.retry_after)})
+
+
+# --- the page and the endpoint -----------------------------------------------------------------
 
 class ChatInput(BaseModel):
     session: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{16,64}$",
@@ -33,6 +134,11 @@ class ChatInput(BaseModel):
             raise ValueError("send exactly one of 'text' or 'button'")
         return self
 
+    @property
+    def creates_resident(self) -> bool:
+        """A press of "Yes" to consent: the only message that can make a new resident."""
+        return self.button is not None and self.button.split(":")[:2] == CONSENT_YES
+
 
 class ReplyOut(BaseModel):
     text: str
@@ -44,6 +150,20 @@ class ChatOutput(BaseModel):
     replies: list[ReplyOut]
 
 
+ERRORS = {
+    422: {"model": ErrorOut, "description": "Invalid input, including a body that is not JSON in UTF-8: "
+                                            "error.field names the field (\"body\" for the whole body)"},
+    429: {"model": ErrorOut,
+          "description": "Too many messages; send again after Retry-After seconds. error.field says which "
+                         "limit: \"session\" (this chat), \"client\" (this network address) or \"button\" "
+                         "(new residents from this address)",
+          "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "string",
+                                                                                   "pattern": "^[1-9][0-9]*$"}}}},
+    503: {"model": ErrorOut, "description": "The database cannot keep anything now (down, read-only, full, or "
+                                            "its file was lost); nothing was saved: try again later"},
+}
+
+
 @router.get("/", include_in_schema=False)
 def home() -> RedirectResponse:
     return RedirectResponse("/chat")
@@ -53,13 +173,18 @@ def home() -> RedirectResponse:
 def chat_page() -> str:
     _ = translator("vi")
     strings = {"title": _("Digital skills assistant"), "placeholder": _("Type a short question…"),
-               "send": _("Send"), "offline": _("No connection. Please try again.")}
+               "send": _("Send"), "offline": _("No connection. Please try again."),
+               "busy": _("Many messages are arriving right now. Please wait a moment, then tap \"Try again\"."),
+               "retry": _("Try again")}
     return Template(PAGE.read_text(encoding="utf-8")).substitute(
         title=strings["title"], strings=json.dumps(strings, ensure_ascii=False))
 
 
-@router.post("/chat/api/send", response_model=ChatOutput, tags=["web chat"])
-async def send(body: ChatInput, request: Request) -> ChatOutput:
+@router.post("/chat/api/send", response_model=ChatOutput, tags=["web chat"], responses=ERRORS)
+async def send(body: ChatInput, request: Request) -> ChatOutput | JSONResponse:
+    refusal = limits_of(request.app).admit(body.session, client_address(request), body.creates_resident)
+    if refusal is not None:
+        return too_many(refusal)
     incoming = Incoming.button(body.button) if body.button is not None else Incoming.parse_typed(body.text)
     assistant = request.app.state.assistant
     async with _sessions(body.session):
