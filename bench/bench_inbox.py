@@ -17,14 +17,12 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-
+from bench.schemas import postgres_schema  # noqa: E402
 from bot.assistant import Assistant  # noqa: E402
 from bot.content import load_knowledge  # noqa: E402
 from bot.db import make_engine, make_sessionmaker, migrate  # noqa: E402
@@ -79,16 +77,8 @@ def main() -> None:
         measure("SQLite", f"sqlite:///{tmp}/inbox.db", args.presses, args.rounds)
     postgres = os.environ.get("HOCVUSO_TEST_POSTGRES_URL")
     if postgres:
-        schema = f"bench_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            sep = "&" if "?" in postgres else "?"
-            measure("PostgreSQL", f"{postgres}{sep}options=-csearch_path%3D{schema}", args.presses, args.rounds)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        with postgres_schema(postgres) as url:
+            measure("PostgreSQL", url, args.presses, args.rounds)
 
 
 if __name__ == "__main__":

@@ -29,19 +29,19 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as clock
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import insert, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from admin_api.reports.docx import render_docx  # noqa: E402
+from bench.schemas import postgres_schema  # noqa: E402
 from admin_api.reports.progress import progress_report, sum_cells  # noqa: E402
 from admin_api.reports.xlsx import render_xlsx  # noqa: E402
 from bot.config import Settings  # noqa: E402
@@ -295,17 +295,8 @@ def main() -> int:
         ok &= run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", knowledge)
     postgres = os.environ.get("HOCVUSO_TEST_POSTGRES_URL")
     if postgres:
-        schema = f"bench_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            sep = "&" if "?" in postgres else "?"
-            ok &= run("postgresql", f"{postgres}{sep}options=-csearch_path%3D{schema}", knowledge)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+        with postgres_schema(postgres) as url:
+            ok &= run("postgresql", url, knowledge)
     return 0 if ok else 1
 
 

@@ -37,7 +37,7 @@ def pytest_configure(config):
     if clock:
         local = datetime.combine(datetime.now(COMMUNE_TZ).date(), time.fromisoformat(clock), COMMUNE_TZ)
         # Processes the tests start (hocvuso serve) shift their clocks by the same amount.
-        os.environ["TEST_CLOCK_SHIFT"] = str(local.timestamp() - datetime.now().timestamp())
+        os.environ["TEST_CLOCK_SHIFT"] = str(local.timestamp() - datetime.now(COMMUNE_TZ).timestamp())
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).with_name("clock")),
                                                                  os.environ.get("PYTHONPATH")]))
         traveller = time_machine.travel(local.timestamp(), tick=True)
