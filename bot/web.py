@@ -112,13 +112,16 @@ MAX_UPDATE_ID = 2**63 - 1         # update ids are stored as 64-bit integers
 
 class RefuseWhenStorageLost:
     """A deleted or replaced SQLite file takes writes into a file nobody will open again: refuse
-    every request (but /healthz, which says why) rather than acknowledge what will be lost."""
+    every request that may write (POST, PUT, PATCH, DELETE) rather than acknowledge what will be
+    lost. Pages and reads still answer; /healthz says why."""
+
+    READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
     def __init__(self, app, storage: StorageCheck):
         self.app, self.storage = app, storage
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["path"] != "/healthz" and self.storage.file_problem():
+        if scope["type"] == "http" and scope["method"] not in self.READS and self.storage.file_problem():
             response = JSONResponse(errors.error_body(503, errors.STORAGE_UNAVAILABLE, None), 503)
             await response(scope, receive, send)
             return

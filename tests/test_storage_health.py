@@ -102,3 +102,5 @@ def test_a_deleted_sqlite_file_is_noticed(client, database_url):
     refused = chat(client, "deleted-file-session-1", "/start")
     assert refused.status_code == 503      # not an answer whose data goes into a deleted file
     assert refused.json()["error"]["status"] == 503
+    page = client.get("/chat")             # the page still opens, and says kindly why nothing is kept
+    assert page.status_code == 200 and "không lưu được" in page.text

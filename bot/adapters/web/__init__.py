@@ -175,7 +175,8 @@ def chat_page() -> str:
     strings = {"title": _("Digital skills assistant"), "placeholder": _("Type a short question…"),
                "send": _("Send"), "offline": _("No connection. Please try again."),
                "busy": _("Many messages are arriving right now. Please wait a moment, then tap \"Try again\"."),
-               "retry": _("Try again")}
+               "retry": _("Try again"),
+               "unavailable": _("Sorry, I cannot save anything right now. Please try again in a little while.")}
     return Template(PAGE.read_text(encoding="utf-8")).substitute(
         title=strings["title"], strings=json.dumps(strings, ensure_ascii=False))
 
