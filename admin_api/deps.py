@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import secrets
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -25,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin_api.errors import ApiError
-from bot.addresses import client_address
+from bot.addresses import client_address, wait_seconds
 from bot.i18n import N_
 from bot.models import AdminToken, AuditEntry
 
@@ -70,8 +68,7 @@ class WrongTokens:
         """0 if this address may try a token now, else how long it must wait."""
         if self._windows.test(self._item, "wrong-token", address):
             return 0
-        reset = self._windows.get_window_stats(self._item, "wrong-token", address).reset_time
-        return max(1, math.ceil(reset - time.time()))
+        return wait_seconds(self._windows, self._item, "wrong-token", address)
 
     def failed(self, address: str) -> None:
         self._windows.hit(self._item, "wrong-token", address)

@@ -1,9 +1,20 @@
-"""The address a request comes from, as rate limits count it (the web chat, wrong admin tokens)."""
+"""Rate limits by client address (the web chat, wrong admin tokens): where a request comes
+from, and how long a limited one must wait."""
 from __future__ import annotations
 
 import ipaddress
+import math
+import time
 
+from limits import RateLimitItem
+from limits.strategies import MovingWindowRateLimiter
 from starlette.requests import Request
+
+
+def wait_seconds(windows: MovingWindowRateLimiter, item: RateLimitItem, *key: str) -> int:
+    """Whole seconds (at least 1) until `key` has room in `item`'s window again: Retry-After."""
+    free_at = windows.get_window_stats(item, *key).reset_time
+    return max(1, math.ceil(free_at - time.time()))
 
 
 def client_address(request: Request) -> str:

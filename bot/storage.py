@@ -5,6 +5,7 @@ Every problem names HOCVUSO_DATABASE_URL and never shows a password.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import shutil
@@ -54,8 +55,7 @@ def is_disk_full(exc: BaseException) -> bool:
     orig = getattr(exc, "orig", exc)
     if isinstance(orig, sqlite3.Error):
         return getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
-    return isinstance(orig, (psycopg.errors.DiskFull, psycopg.errors.OutOfMemory)) or (
-        isinstance(orig, OSError) and orig.errno == 28)
+    return isinstance(orig, psycopg.errors.DiskFull) or (isinstance(orig, OSError) and orig.errno == errno.ENOSPC)
 
 
 # PostgreSQL error classes meaning "cannot be used now", not "this statement is wrong":

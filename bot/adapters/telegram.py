@@ -129,6 +129,8 @@ class DurableUpdateQueue(asyncio.Queue):
                 await self.store(item)
                 break
             except Exception as exc:  # noqa: BLE001 - the database is down or full: keep the update unacknowledged
+                if self.storage is not None:
+                    self.storage.note_failure(exc)
                 delay = STORE_RETRY_SECONDS[min(attempt, len(STORE_RETRY_SECONDS) - 1)]
                 log.error("could not store an update (%s); not acknowledging it, retrying in %ss",
                           type(exc).__name__, delay)

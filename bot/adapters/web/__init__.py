@@ -8,8 +8,6 @@ error; the page says so kindly and offers to try again.
 from __future__ import annotations
 
 import json
-import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -24,7 +22,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from admin_api.errors import error_body
 from admin_api.schemas import ErrorOut
-from bot.addresses import client_address
+from bot.addresses import client_address, wait_seconds
 from bot.i18n import N_, translator
 from bot.ordering import KeyedLocks
 from bot.replies import Contact, Incoming
@@ -96,15 +94,11 @@ class WebChatLimits:
         for rule, key in checks:
             for item in rule.items:
                 if not self._windows.test(item, rule.field, key):
-                    return Refusal(rule, self._wait(item, rule.field, key))
+                    return Refusal(rule, wait_seconds(self._windows, item, rule.field, key))
         for rule, key in checks:
             for item in rule.items:
                 self._windows.hit(item, rule.field, key)
         return None
-
-    def _wait(self, item: RateLimitItem, *key: str) -> int:
-        free_at = self._windows.get_window_stats(item, *key).reset_time
-        return max(1, math.ceil(free_at - time.time()))
 
 
 def limits_of(app: FastAPI) -> WebChatLimits:
