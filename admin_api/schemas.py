@@ -333,3 +333,25 @@ class RankedOut(BaseModel):
     helped: int
     completions: int
     people_in_sessions: int
+
+
+# --- content ---------------------------------------------------------------------------------
+
+class UnansweredOut(BaseModel):
+    """A question the bot could not answer (kind "unanswered"), or one whose answer residents
+    said was not what they meant (kind "not_helpful"). For those, `answer` is the FAQ id or
+    "course/step-id" it got, `down` and `up` its 👎 and 👍 for that question (`count` is the
+    👎), and `last_day` the last day seen; votes are kept by day, so `first_seen` and
+    `last_seen` are the start of those days in the commune."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    text: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    kind: Literal["unanswered", "not_helpful"] = "unanswered"
+    answer: str | None = None
+    down: int | None = None
+    up: int | None = None
+    last_day: date | None = None

@@ -74,6 +74,12 @@ class Resident(Base):
     official: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     ambassador_since: Mapped[datetime | None] = mapped_column(UTCDateTime())   # a Đại sứ số
     household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id", ondelete="SET NULL"), index=True)
+    # The last free-text question answered (as the unanswered log keeps it: bot/qa/normalize.for_log)
+    # and the key of the answer it got, or the keys offered while the resident picks one (space
+    # between them). A 👍/👎 button is too short to carry the question, so the vote reads it here;
+    # kept on this row, it goes with the resident when they are forgotten.
+    asked_question: Mapped[str | None] = mapped_column(String(200))
+    asked_answer: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -187,6 +193,22 @@ class UnansweredQuestion(Base):
     count: Mapped[int] = mapped_column(Integer, default=1)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class AnswerVote(Base):
+    """👍/👎 on free-text answers, for content editors: one count per question, answer and vote.
+
+    Like UnansweredQuestion, no link to who voted: no resident, no chat, and days, not times.
+    """
+
+    __tablename__ = "answer_votes"
+
+    question: Mapped[str] = mapped_column(String(200), primary_key=True)   # as for_log keeps it
+    answer: Mapped[str] = mapped_column(String(80), primary_key=True)      # FAQ id, or "course/step-id"
+    vote: Mapped[str] = mapped_column(String(4), primary_key=True)         # "up" or "down"
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    first_day: Mapped[date] = mapped_column(Date)                          # in the commune's time zone
+    last_day: Mapped[date] = mapped_column(Date, index=True)
 
 
 class AnonymousCounter(Base):

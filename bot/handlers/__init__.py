@@ -41,6 +41,7 @@ BUTTONS = {
     "x": account.confirm_delete,
     "l": language.choose_language,
     "f": ask.show_faq,
+    "vo": ask.vote,
     "ev": events.toggle_reminders,
     "cert": account.report_certified,
     "rm": settings.set_reminders,

@@ -1,6 +1,7 @@
 """Free text: greetings and thanks get a short reply; questions get the best FAQ answer,
-related questions and a button into the course; below the confidence threshold, an honest
-"I did not understand" with the topics and the people who can help."""
+related questions, a button into the course and 👍/👎; two answers the index cannot tell apart
+get "did you mean…?"; below the confidence threshold, an honest "I did not understand" with the
+topics and the people who can help."""
 from __future__ import annotations
 
 import re
@@ -8,11 +9,13 @@ from typing import Iterable
 from weakref import WeakKeyDictionary
 
 from bot.content.schema import FaqEntry
+from bot.handlers import votes
 from bot.handlers.fallback import MAX_TEXT_CHARS, stale_or_unknown_button
 from bot.handlers.menu import menu_buttons, menu_reply
 from bot.handlers.turn import Turn
 from bot.models import UnansweredQuestion
 from bot.qa import QaIndex
+from bot.qa.index import Answer, Target
 from bot.qa.normalize import LogRules
 from bot.reference import villages as all_villages
 from bot.replies import Button, Reply
@@ -46,6 +49,7 @@ def faq_reply(turn: Turn, entry: FaqEntry, related: list[FaqEntry]) -> Reply:
         rows.append([Button(_("📘 Learn more: {course}, step {n}").format(course=course.button, n=index + 1),
                             f"s:{course.id}:{index}")])
     rows += [[Button("❓ " + _short(r.question), f"f:{r.id}")] for r in related]
+    rows.append(votes.vote_row(turn, f"f:{entry.id}"))
     rows.append([Button(_("🏠 Menu"), "m")])
     return Reply(f"❓ {entry.question}\n\n{entry.answer}", rows)
 
@@ -77,29 +81,79 @@ def place_names(villages: Iterable) -> set[str]:
     return names
 
 
+def question_for_log(turn: Turn, text: str) -> str:
+    """The question as it may be kept, without what identifies the person ("" if nothing is
+    left); for the unanswered log and for votes alike. Only call it for a consenting resident."""
+    # Officials add villages through the API, so the database's list counts too.
+    places = place_names([*turn.knowledge.villages, *all_villages(turn.session)])
+    own_name = f"{turn.resident.first_name or ''} {turn.contact.first_name or ''}".split()
+    return turn.qa.normalizer.for_log(text, log_rules(turn), [*places, *own_name])
+
+
+def remember_question(turn: Turn, text: str, found: Answer) -> None:
+    """Keep what a vote on this answer needs; only from a resident who agreed to keep data."""
+    if turn.resident is None:
+        return
+    keys = [t.key for t in found.choices] or [found.target.key]
+    votes.await_vote(turn, question_for_log(turn, text), keys)
+
+
 def log_unanswered(turn: Turn, text: str) -> None:
     """Keep the question for content editors, without what identifies the person; only from a
     resident who agreed to keep data (nothing is kept from anyone else)."""
     if turn.resident is None:
         return
-    # Officials add villages through the API, so the database's list counts too.
-    places = place_names([*turn.knowledge.villages, *all_villages(turn.session)])
-    own_name = f"{turn.resident.first_name or ''} {turn.contact.first_name or ''}".split()
-    logged = turn.qa.normalizer.for_log(text, log_rules(turn), [*places, *own_name])
+    logged = question_for_log(turn, text)
     if not logged:
         return   # emoji, punctuation or personal data only: nothing an editor could use
     turn.upsert(UnansweredQuestion, {"text": logged, "count": 1, "first_seen": turn.now, "last_seen": turn.now},
                 ["text"], {"count": UnansweredQuestion.count + 1, "last_seen": turn.now})
 
 
+def in_person_helpers(turn: Turn) -> str:
+    return ", ".join(turn.pack.assistant.in_person_helpers)
+
+
 def not_understood(turn: Turn, text: str) -> list[Reply]:
     _ = turn._
     log_unanswered(turn, text)
-    helpers = ", ".join(turn.pack.assistant.in_person_helpers)
     return [menu_reply(turn, _("Sorry, I did not understand that question, and I do not want to guess.\n"
                                "Please pick a topic below, or ask a {ambassador} in your village, or: "
                                "{helpers}.").format(ambassador=turn.pack.assistant.ambassador_name,
-                                                    helpers=helpers))]
+                                                    helpers=in_person_helpers(turn)))]
+
+
+def step_answer(turn: Turn, key: str) -> Reply:
+    """A question best answered by a course step: where it is, and a button to open it."""
+    _ = turn._
+    course_id, step_id = key.split("/", 1)
+    course = turn.pack.courses[course_id]
+    n = course.step_number(step_id)
+    data = f"s:{course.id}:{n}"
+    return Reply(_("This is explained in «{course}», step {n}: {title}.").format(
+                     course=course.title, n=n + 1, title=course.steps[n].title),
+                 [[Button(_("📘 Open step {n}").format(n=n + 1), data)],
+                  votes.vote_row(turn, data), [Button(_("🏠 Menu"), "m")]])
+
+
+def choice_button(turn: Turn, target: Target) -> Button | None:
+    """A "did you mean" choice, labelled like the related questions, or with the step's title;
+    its data is the usual "f:"/"s:" button's, so it opens the answer as those do."""
+    data = votes.answer_data(turn, target)
+    if data is None:
+        return None
+    if target.kind == "faq":
+        return Button("❓ " + _short(turn.qa.faq[target.key].question), data)
+    course_id, step_id = target.key.split("/", 1)
+    title = next(s.title for s in turn.pack.courses[course_id].steps if s.id == step_id)
+    return Button("📘 " + _short(title), data)
+
+
+def clarify(turn: Turn, found: Answer) -> Reply:
+    """Two answers too close to tell apart: ask which was meant rather than guess."""
+    _ = turn._
+    buttons = [choice_button(turn, t) for t in found.choices[:votes.MAX_CHOICES]]
+    return Reply(_("Did you mean…?"), [[b] for b in buttons if b] + [[Button(_("🏠 Menu"), "m")]])
 
 
 def answer_text(turn: Turn, text: str) -> list[Reply]:
@@ -113,21 +167,36 @@ def answer_text(turn: Turn, text: str) -> list[Reply]:
     found = index.answer(text)
     if found is None:
         return not_understood(turn, text)
+    remember_question(turn, text, found)
+    if found.choices:
+        return [clarify(turn, found)]
     if found.target.kind == "step":
-        course_id, step_id = found.target.key.split("/", 1)
-        course = turn.pack.courses[course_id]
-        n = course.step_number(step_id)
-        return [Reply(_("This is explained in «{course}», step {n}: {title}.").format(
-                    course=course.title, n=n + 1, title=course.steps[n].title),
-                      [[Button(_("📘 Open step {n}").format(n=n + 1), f"s:{course.id}:{n}")],
-                       [Button(_("🏠 Menu"), "m")]])]
+        return [step_answer(turn, found.target.key)]
     related = [index.faq[t.key] for t in found.related]
     return [faq_reply(turn, index.faq[found.target.key], related)]
 
 
 def show_faq(turn: Turn, args: list[str]) -> list[Reply]:
-    """A related-question button: show that entry."""
+    """A related-question or "did you mean" button: show that entry (a choice becomes the
+    answer the resident's vote is about)."""
     entry = turn.qa.faq.get(args[0] if args else "")
     if entry is None:
         return stale_or_unknown_button(turn)
+    votes.take_choice(turn, entry.id)
     return [faq_reply(turn, entry, [])]
+
+
+def vote(turn: Turn, args: list[str]) -> list[Reply]:
+    """👍 or 👎 under an answer: thanks, and on 👎 the people who can help and the menu. Counted
+    only from a resident who agreed to keep data, and only for the answer they were last given."""
+    _ = turn._
+    key = votes.answer_key(turn, args[1:])
+    if not args or args[0] not in votes.VOTES or key is None:
+        return stale_or_unknown_button(turn)
+    votes.record_vote(turn, key, votes.VOTES[args[0]])
+    if args[0] == "u":
+        return [Reply(_("Thank you! I am glad that helped."))]
+    return [menu_reply(turn, _("Thank you for telling me. Sorry that was not what you needed.\n"
+                               "Please pick a topic below, or ask a {ambassador} in your village, or: "
+                               "{helpers}.").format(ambassador=turn.pack.assistant.ambassador_name,
+                                                    helpers=in_person_helpers(turn)))]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from bot.content import Course
+from bot.handlers import votes
 from bot.handlers.menu import menu_reply, resume_target
 from bot.handlers.turn import Turn, small_number
 from bot.models import Progress
@@ -71,7 +72,11 @@ def show_step(turn: Turn, args: list[str]) -> list[Reply]:
         return stale_button(turn)
     index = min(number, len(course.steps) - 1)
     record_step(turn, course, index)
-    return [step_reply(turn, course, index, edit=True)]
+    reply = step_reply(turn, course, index, edit=True)
+    # The step the resident's last question got, or picked among "did you mean" choices: votable.
+    if votes.take_choice(turn, f"{course.id}/{course.steps[index].id}"):
+        reply.buttons.insert(-1, votes.vote_row(turn, f"s:{course.id}:{index}"))
+    return [reply]
 
 
 def resume(turn: Turn, args: str = "") -> list[Reply]:

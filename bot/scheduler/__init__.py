@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.content import Knowledge
 from bot.events import ensure_yearly_events, queue_announcements
-from bot.models import ProcessedUpdate, UnansweredQuestion
+from bot.models import AnswerVote, ProcessedUpdate, UnansweredQuestion
 from bot.scheduler.reminders import queue_deadline_reminders, queue_lesson_reminders
 
 log = logging.getLogger(__name__)
@@ -22,9 +22,12 @@ PROCESSED_UPDATE_RETENTION = timedelta(days=7)
 
 
 def prune_older_than(sessions: sessionmaker[Session], column, retention: timedelta,
-                     now: datetime | None = None) -> int:
-    """Delete the rows of column's table whose column is older than the retention."""
+                     now: datetime | None = None, zone: ZoneInfo | None = None) -> int:
+    """Delete the rows of column's table whose column is older than the retention. With a
+    zone, the column holds days there (a Date) and is compared with the cutoff's day."""
     cutoff = (now or datetime.now(timezone.utc)) - retention
+    if zone is not None:
+        cutoff = cutoff.astimezone(zone).date()
     table = column.class_
     with sessions.begin() as session:
         result = session.execute(delete(table).where(column < cutoff))
@@ -44,6 +47,11 @@ UNANSWERED_RETENTION = timedelta(days=180)
 
 def prune_unanswered_questions(sessions: sessionmaker[Session], now: datetime | None = None) -> int:
     return prune_older_than(sessions, UnansweredQuestion.last_seen, UNANSWERED_RETENTION, now)
+
+
+def prune_answer_votes(sessions: sessionmaker[Session], timezone_name: str, now: datetime | None = None) -> int:
+    """Votes are read with the unanswered questions, by the same editors: the same retention."""
+    return prune_older_than(sessions, AnswerVote.last_day, UNANSWERED_RETENTION, now, ZoneInfo(timezone_name))
 
 
 def event_jobs(sessions: sessionmaker[Session], knowledge: Knowledge, timezone_name: str,
@@ -90,9 +98,10 @@ def build_scheduler(sessions: sessionmaker[Session], timezone_name: str, knowled
         scheduler.add_job(reminders, "cron", hour="8-20", minute="*/10", id="reminders", replace_existing=True,
                           coalesce=True, max_instances=1, misfire_grace_time=600)
 
-    async def prune() -> None:   # the nightly housekeeping: both tables only ever grow otherwise
+    async def prune() -> None:   # the nightly housekeeping: these tables only ever grow otherwise
         await asyncio.to_thread(prune_processed_updates, sessions)
         await asyncio.to_thread(prune_unanswered_questions, sessions)
+        await asyncio.to_thread(prune_answer_votes, sessions, timezone_name)
 
     scheduler.add_job(prune, "cron", hour=3, minute=17, id="prune_processed_updates",
                       replace_existing=True, coalesce=True, misfire_grace_time=3600)
