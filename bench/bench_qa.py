@@ -15,6 +15,7 @@ import random
 import statistics
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 from rapidfuzz import fuzz, process
@@ -81,13 +82,21 @@ def main() -> None:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
     pack = load_knowledge(ROOT / "knowledge").pack("vi")
     devset = load_devset()
+    residents = load_devset(ROOT / "tests" / "qa" / "residents-dev.yaml")
     questions = [q["text"] for q in devset["questions"]] + devset["out_of_scope"]
-    print(f"{len(questions)} dev-set questions x {ROUNDS} rounds, one core")
-    _, real_p99 = measure("real FAQ", pack, questions)
+    questions += [q["text"] for q in residents["questions"]] + [q["text"] for q in residents["out_of_scope"]]
+    print(f"{len(questions)} development-set questions x {ROUNDS} rounds, one core")
+    real_build, real_p99 = measure("real FAQ", pack, questions)
+    tracemalloc.start()
+    QaIndex(pack)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"  index memory (Python allocations at peak while building): {peak / 2**20:.1f} MB")
     build, big_p99 = measure("synthetic FAQ", grow(pack, SYNTHETIC_SIZE), questions)
     print(f"\ngoals: real p99 <= 5 ms: {'OK' if real_p99 <= 5 else 'MISSED'}; "
-          f"5,000-entry p99 <= 20 ms: {'OK' if big_p99 <= 20 else 'MISSED'}; "
-          f"5,000-entry build <= 1 s: {'OK' if build <= 1 else 'MISSED'}")
+          f"real build <= 1 s: {'OK' if real_build <= 1 else 'MISSED'}; "
+          f"5,000-entry p99 <= 20 ms: {'OK' if big_p99 <= 20 else 'MISSED'} "
+          f"(peak RSS of `hocvuso serve`: bench/bench_pipeline.py)")
 
 
 if __name__ == "__main__":

@@ -132,26 +132,42 @@ def cmd_eval_qa(settings: Settings, args) -> None:
     from pathlib import Path
 
     from bot.qa import QaIndex
-    from bot.qa.evaluate import evaluate, load_devset, report
+    from bot.qa.evaluate import QA_SETS, SETS, evaluate, labelled, load_devset, report
 
     knowledge = load_content(settings)
-    devset = load_devset(Path(args.devset)) if args.devset else load_devset()
-    result = evaluate(QaIndex(knowledge.pack("vi")), devset)
-    print(report(result, show=args.show))
+    index = QaIndex(knowledge.pack("vi"))
+    if args.devset:
+        chosen = {Path(args.devset).stem: Path(args.devset)}
+    else:
+        chosen = {name: QA_SETS / file for name, file in SETS.items() if (QA_SETS / file).exists()}
+    for name, path in chosen.items():
+        devset = load_devset(path)
+        if not labelled(devset):
+            print(f"{name}: not labelled yet (some questions have no `expect`), skipped\n")
+            continue
+        print(report(evaluate(index, devset, name), show=args.show) + "\n")
 
 
 def cmd_unanswered(settings: Settings, args) -> None:
+    from zoneinfo import ZoneInfo
+
     from sqlalchemy import select
 
+    from bot.feedback import not_helpful
     from bot.models import UnansweredQuestion
 
     with open_database(settings, create=False)() as session:
         rows = session.scalars(select(UnansweredQuestion).order_by(
             UnansweredQuestion.count.desc(), UnansweredQuestion.last_seen.desc()).limit(args.limit)).all()
+        voted = not_helpful(session, tz := ZoneInfo(settings.timezone), args.limit)
     if not rows:
         print("no unanswered questions yet")
-    for row in rows:
-        print(f"{row.count:5d}  {row.last_seen:%Y-%m-%d}  {row.text}")
+    for row in rows:   # the day in the commune, as the votes' days are
+        print(f"{row.count:5d}  {row.last_seen.astimezone(tz):%Y-%m-%d}  {row.text}")
+    if voted:
+        print("\nanswered, but not what they meant (👎, 👍, last day, question → the answer it got):")
+    for row in voted:
+        print(f"{row.down:5d} {row.up:4d}  {row.last_day:%Y-%m-%d}  {row.text}  → {row.answer}")
 
 
 def _database(settings: Settings):
@@ -225,11 +241,13 @@ def main(argv: list[str] | None = None) -> None:
     content_sub.add_parser("check", help="validate knowledge/").set_defaults(func=cmd_content_check)
     content_sub.add_parser("sources", help="rewrite knowledge/SOURCES.md from the content's sources") \
         .set_defaults(func=cmd_content_sources)
-    evaluation = sub.add_parser("eval-qa", help="accuracy of free-text answers on the dev set")
-    evaluation.add_argument("--devset", help="YAML dev set (default: tests/qa/devset.yaml)")
+    evaluation = sub.add_parser("eval-qa", help="right, wrong and declined free-text answers on each "
+                                "question set in tests/qa, by typing style")
+    evaluation.add_argument("--devset", help="one YAML question set (default: every set in tests/qa)")
     evaluation.add_argument("--show", type=int, default=20, help="how many misses to list")
     evaluation.set_defaults(func=cmd_eval_qa)
-    unanswered = sub.add_parser("unanswered", help="the questions the bot could not answer, most asked first")
+    unanswered = sub.add_parser("unanswered", help="the questions the bot could not answer, most asked first, "
+                                                   "then the answers residents voted 👎")
     unanswered.add_argument("--limit", type=int, default=30)
     unanswered.set_defaults(func=cmd_unanswered)
     admin = sub.add_parser("admin", help="admin API tokens")

@@ -200,6 +200,10 @@ class Shorthand(RootModel[dict[Annotated[str, StringConstraints(pattern=r"^[a-z0
 
 class Stopwords(Strict):
     words: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+$")]]
+    # Politeness and closings ("ạ", "nhé", "ad ơi"): noise wherever they stand, in any accent.
+    particles: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+$")]] = []
+    # Words that close a question ("... với", "... vậy") but mean something elsewhere ("vay tiền").
+    closings: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+$")]] = []
 
 
 class SmalltalkKind(Strict):
@@ -255,6 +259,8 @@ class LanguagePack:
     glossary: Glossary = field(default_factory=Glossary)
     shorthand: dict[str, str] = field(default_factory=dict)
     stopwords: frozenset[str] = frozenset()
+    particles: frozenset[str] = frozenset()
+    closings: frozenset[str] = frozenset()
     smalltalk: Smalltalk = field(default_factory=Smalltalk)
     privacy: Privacy = field(default_factory=Privacy)   # privacy.yaml: cut from the unanswered log
     report_labels: dict[str, str] = field(default_factory=dict)   # report.yaml: the periodic report's wording

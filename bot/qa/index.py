@@ -2,55 +2,80 @@
 
 Each FAQ entry (and each course step) is one target with three fields: its questions
 (the canonical one and the residents' phrasings), its answer text, and the title of the
-step it links to. A question is split into terms: content words (common words such as
-"làm sao", "cho tôi hỏi" never count on their own) and pairs of neighbouring words
-("mat khau", "muc 2"). Each term weighs its IDF over targets, so "dang ky" weighs little
-and "passcode" much, and counts fully in the questions field, less in the answer.
+step it links to. Two readers score every target:
 
-Coverage is the matched weight over the question's own weight (unknown words count
-against it, so an off-topic message does not match on one shared word); closeness is how
-alike the wording is to the nearest known question. Candidates are ranked on both, and an
-answer is given only when they clear the thresholds in Settings; otherwise the bot says
-it did not understand. Typed with dấu, a word only matches the same spelling ("mưa" is
-not "mua"). A misspelt word ("passcod", "chuyen khoang") is mapped to the nearest known
-word first.
-An inverted index keeps each question to the targets that share a term with it.
+- words: a question is split into terms: content words (common words such as "làm sao",
+  "cho tôi hỏi" never count on their own) and pairs of neighbouring words ("mat khau",
+  "muc 2"). Each term weighs its IDF over targets, so "dang ky" weighs little and "passcode"
+  much, and counts fully in the questions field, less in the answer. Coverage is the matched
+  weight over the question's own weight (unknown words count against it, so an off-topic
+  message does not match on one shared word). A misspelt word ("passcod", "chuyen khoang")
+  is mapped to the nearest known word first. In a long message, the story's words count
+  less than the question's at the end.
+- letters: the cosine with the target's letter n-grams (bot/qa/ngrams.py), which still
+  sees "dki" in "dang ky" and a typo inside a word.
+
+The best few are reranked by how alike the wording is to the nearest known question. A small
+logistic model (bot/qa/confidence.py) then says how sure the best one is: above a threshold
+the bot answers; when another answer scores nearly as well it asks which one was meant;
+otherwise it says it did not understand, which is better than a wrong answer.
 """
 from __future__ import annotations
 
 import gc
 import math
+import re
+
+import numpy as np
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
 
 from bot.content.schema import FaqEntry, LanguagePack
+from bot.qa.confidence import confidence, features
+from bot.qa.ngrams import NgramCentroids
 from bot.qa.normalize import Normalizer
+
+
+# Fitted by `python -m bot.qa.calibrate` on the FAQ's phrasings asked of indexes built without
+# them, and the development sets' out-of-scope messages: the bias, then one weight per feature
+# of bot.qa.confidence.features.
+CONFIDENCE = (-6.943, 1.538, 0.694, -0.276, 5.588, 2.121, 0.228, 0.284, 0.461)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Weights and thresholds, tuned on tests/qa/devset.yaml with `hocvuso eval-qa`."""
+    """Weights and thresholds, chosen on the development sets (tests/qa/devset.yaml and
+    residents-dev.yaml) with `python -m bot.qa.calibrate` and `hocvuso eval-qa`."""
 
     answer_weight: float = 0.35     # a term found only in the answer text counts this much
     step_weight: float = 0.3        # ... only in the linked step's title
     unknown_weight: float = 1.0     # how much an unknown word of the question counts against
-    closeness_weight: float = 0.6   # ranking: how much wording closeness to a known question adds
-    # Answer when the question is (nearly) one we know: most of its weight matched, worded alike...
+    closeness_weight: float = 0.15  # ranking: how much wording closeness to a known question adds
+    # Answer at once when the question is (nearly) one we know: most of its weight matched,
+    # worded alike.
     exact_coverage: float = 0.8
     exact_closeness: float = 0.7
-    # ... or when it is longer and still matches enough, clearly enough.
-    coverage: float = 0.2           # matched weight / the question's weight
-    closeness: float = 0.4          # rapidfuzz token_sort_ratio / 100 with the closest known wording
-    min_evidence: float = 20.0      # matched weight (sum of IDF)
     typo_cutoff: float = 84         # rapidfuzz ratio to map an unknown word to a known one
     typo_min_length: int = 4
     related_min: float = 0.3        # related questions offered as buttons score at least this
+    ngram_weight: float = 1.5       # ranking: how much letter n-gram closeness adds
+    # Otherwise answer when the confidence model is at least this sure. When another answer
+    # scores within `margin` and both are at least `ask_at` sure (or exact), ask which one was
+    # meant. Below `ask_at`, decline.
+    answer_at: float = 0.75
+    ask_at: float = 0.4
+    margin: float = 0.05
+    confidence: tuple[float, ...] = CONFIDENCE
+    accent_mismatch: float = 0.5    # a word typed with other dấu than the target's ("tủ", "tử")
+    long_words: int = 12            # a message with more content words than this tells a story
+    question_words: int = 4         # ... and its last clauses, with at least this many, ask
+    story_weight: float = 0.5       # how much the story's words count
 
 
+_CLAUSES = re.compile(r"[.?!;,\n…]+")
 RERANK = 12        # how many lexical candidates get the (slower) wording comparison
-CANDIDATES = 400   # stop gathering candidates from more common terms beyond this many
 
 
 @dataclass(frozen=True)
@@ -61,11 +86,25 @@ class Target:
     key: str              # FAQ id, or "course/step-id"
 
 
+@dataclass(frozen=True)
+class Candidate:
+    target: Target
+    score: float          # what ranks: coverage + closeness and letter n-grams, weighted
+    evidence: float       # matched weight (sum of IDF)
+    coverage: float       # matched weight / the question's weight
+    closeness: float      # wording closeness to the nearest known question, 0..1
+    letters: float        # cosine with the target's letter n-grams, 0..1
+    words: int            # content words of the question proper (all candidates share them)
+
+
 @dataclass
 class Answer:
     target: Target
     score: float
     related: list[Target] = field(default_factory=list)
+    # Two targets too close to tell apart: the bot asks which one was meant instead of answering
+    # (`target` is then the first of them).
+    choices: list[Target] = field(default_factory=list)
 
 
 def terms_of(content: list[str], tokens: list[str]) -> set[str]:
@@ -78,11 +117,13 @@ def terms_of(content: list[str], tokens: list[str]) -> set[str]:
 class QaIndex:
     def __init__(self, pack: LanguagePack, settings: Settings = Settings()):
         self.settings = settings
-        self.normalizer = Normalizer(pack.shorthand, pack.stopwords)
+        self.normalizer = Normalizer(pack.shorthand, pack.stopwords, pack.particles, pack.closings)
         self.faq: dict[str, FaqEntry] = {e.id: e for e in pack.faq}
         self.targets: list[Target] = []
         # Per target: the question texts' content words, compared word by word when reranking.
         self.question_texts: list[list[str]] = []
+        # Per target: its questions, normalized, for the letter n-gram model.
+        self.phrasings: list[list[str]] = []
         # Per target: the words of its texts written with dấu, folded and as written.
         self.spelled_words: list[set[str]] = []
         self.spellings: list[set[str]] = []
@@ -107,18 +148,37 @@ class QaIndex:
             for step in course.steps:
                 self.targets.append(Target("step", f"{course.id}/{step.id}"))
                 fields.append(self._fields([step.title], [step.text], []))
-        # Per target: term → field weight (1 for its questions, less for answer and step title).
-        # Postings: term → targets that have it; its length is the term's document frequency.
-        self.fields = fields
-        self.postings: dict[str, list[int]] = defaultdict(list)
+        # Postings: term → the targets that have it, with the term's field weight in each (1 for
+        # its questions, less for answer and step title); its length is the term's document
+        # frequency. Kept as numpy arrays: a question adds up its terms' postings in one go.
+        postings: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
         for i, weights in enumerate(fields):
-            for term in weights:
-                self.postings[term].append(i)
+            for term, weight in weights.items():
+                targets, values = postings[term]
+                targets.append(i)
+                values.append(weight)
+        self.postings = {term: (np.array(t, dtype=np.int32), np.array(v, dtype=np.float32))
+                         for term, (t, v) in postings.items()}
         n = len(self.targets) or 1
-        self.idf = {term: math.log(1 + n / len(targets)) for term, targets in self.postings.items()}
+        self.idf = {term: math.log(1 + n / len(targets)) for term, (targets, _) in postings.items()}
         self.unknown_idf = math.log(1 + n)
         self.vocabulary = sorted(t for t in self.idf if " " not in t)
         self._typo_cache: dict[str, str | None] = {}
+        self.ngrams = NgramCentroids(self.phrasings)
+        del self.phrasings
+        # Accents, inverted: a folded word → the targets that write it with dấu; a written form
+        # → the targets that write it so. A word typed with dấu mismatches the first but not
+        # the second.
+        spelled_by: dict[str, list[int]] = defaultdict(list)
+        written_as: dict[str, list[int]] = defaultdict(list)
+        for i, (words, forms) in enumerate(zip(self.spelled_words, self.spellings)):
+            for word in words:
+                spelled_by[word].append(i)
+            for form in forms:
+                written_as[form].append(i)
+        self.spelled_by = {w: np.array(t, dtype=np.int32) for w, t in spelled_by.items()}
+        self.written_as = {f: np.array(t, dtype=np.int32) for f, t in written_as.items()}
+        del self.spelled_words, self.spellings
 
     def _fields(self, questions: list[str], answers: list[str], steps: list[str]) -> dict[str, float]:
         """Term → field weight for one target; also records its question texts for reranking,
@@ -128,15 +188,13 @@ class QaIndex:
         words: set[str] = set()   # folded words of its texts written with dấu
         forms: set[str] = set()   # ... and how they were written
         stopwords = self.normalizer.stopwords
-        read = self.normalizer.read
 
-        def words_of(text: str) -> tuple[str, ...]:
-            """The text's folded words; records how they were written if it has dấu."""
-            pairs, accented = read(text)
+        def record(pairs: list[tuple[str, str | None]]) -> tuple[str, ...]:
+            """The folded words; records how they were written where they carry dấu."""
             if not pairs:
                 return ()
             folded, typed = zip(*pairs)
-            if accented:
+            if any(t is not None and t != f for f, t in pairs):
                 words.update(folded)
                 forms.update(typed)
             return folded
@@ -144,14 +202,16 @@ class QaIndex:
         # Answers and step titles add single words only: their word pairs are mostly noise.
         for texts, weight in ((steps, self.settings.step_weight), (answers, self.settings.answer_weight)):
             for text in texts:
-                for word in set(words_of(text)).difference(stopwords):
+                for word in set(record(self.normalizer.read(text)[0])).difference(stopwords):
                     if weights.get(word, 0.0) < weight:
                         weights[word] = weight
         contents = []
+        spoken = []
         for text in questions:
-            folded = words_of(text)
+            folded = record(self.normalizer.question(text))
             if not folded:
                 continue
+            spoken.append(" ".join(folded))
             content = []
             previous, previous_counts = "", False
             for word in folded:
@@ -164,6 +224,7 @@ class QaIndex:
                 previous, previous_counts = word, counts
             contents.append(" ".join(content))
         forms.discard(None)
+        self.phrasings.append(spoken)
         self.question_texts.append(contents)
         self.spelled_words.append(words)
         self.spellings.append(forms)
@@ -180,62 +241,124 @@ class QaIndex:
             self._typo_cache[word] = match[0] if match else None
         return self._typo_cache[word]
 
-    def search(self, text: str, limit: int = 8) -> list[tuple[Target, float, float, float, float]]:
-        """(target, ranking score, matched weight, coverage, closeness), best first."""
-        pairs, accented = self.normalizer.read(text)
+    def read(self, text: str) -> tuple[dict[str, float], dict[str, str], list[str], str]:
+        """The question's terms, each with how much it counts; the words typed with dấu (folded →
+        as typed); the content words the wording comparison uses; and the whole message as typed
+        (normalized, no typo fixed), for the letter n-grams: its pieces still match a typo.
+
+        In a long message the story comes first and the question last ("hôm qua có người gọi
+        xưng công an ..., giờ tôi phải làm sao"): the words of the last clauses count fully,
+        the story's less."""
+        cfg = self.settings
         stop = self.normalizer.stopwords
-        fixed = [t if t in stop else (self._known(t) or t) for t, _ in pairs]
-        content = self.normalizer.content(fixed)
-        terms = terms_of(content, fixed)
-        # Typed with dấu: a word must match how the target spells it ("mưa" is not "mua").
-        typed = ({f: t for (f, t), k in zip(pairs, fixed) if f == k and t is not None}
-                 if accented else {})
-        known = sum(self.idf[t] for t in terms if t in self.idf)
-        unknown = sum(self.unknown_idf for t in terms if t not in self.idf and " " not in t)
-        weight = known + self.settings.unknown_weight * unknown
+        clauses = [c for c in (self.normalizer.question(part) for part in _CLAUSES.split(text)) if c]
+        fixed = [[(t if t in stop else (self._known(t) or t), typed) for t, typed in c] for c in clauses]
+        story = len(fixed)
+        if sum(1 for c in fixed for t, _ in c if t not in stop) > cfg.long_words:
+            counted = 0
+            while story > 0 and counted < cfg.question_words:
+                story -= 1
+                counted += sum(1 for t, _ in fixed[story] if t not in stop)
+        else:
+            story = 0
+        terms: dict[str, float] = {}
+        typed: dict[str, str] = {}
+        query: list[str] = []
+        message: list[str] = []
+        for n, clause in enumerate(fixed):
+            weight = cfg.story_weight if n < story else 1.0
+            tokens = [t for t, _ in clause]
+            content = self.normalizer.content(tokens)
+            if n >= story:
+                query += content
+            message += [word for word, _ in clauses[n]]
+            for term in terms_of(content, tokens):
+                if terms.get(term, 0.0) < weight:
+                    terms[term] = weight
+            for (fixed_word, form), (word, _) in zip(clause, clauses[n]):
+                if form is not None and form != fixed_word and fixed_word == word:
+                    typed[word] = form
+        return terms, typed, query, " ".join(message)
+
+    def search(self, text: str, limit: int = 8) -> list[Candidate]:
+        """The targets that could answer, best first."""
+        terms, typed, content, message = self.read(text)
+        cfg = self.settings
+        idf = self.idf
+        known = sum(idf[t] * w for t, w in terms.items() if t in idf)
+        unknown = sum(self.unknown_idf * w for t, w in terms.items() if t not in idf and " " not in t)
+        weight = known + cfg.unknown_weight * unknown
         if weight <= 0:
             return []
-        # Candidates come from the rarest terms first: common ones would touch most targets
-        # and rarely decide. Each candidate is then scored on all the question's terms.
-        candidates: set[int] = set()
-        for term in sorted((t for t in terms if t in self.postings), key=lambda t: len(self.postings[t])):
-            if len(candidates) >= CANDIDATES:
-                break
-            candidates.update(self.postings[term])
-        scores: dict[int, float] = {}
-        idf = self.idf
-        for i in candidates:
-            weights, spelled, forms, total = self.fields[i], self.spelled_words[i], self.spellings[i], 0.0
-            for term in terms:
-                w = weights.get(term)
-                if w is None:
-                    continue
-                form = typed.get(term)
-                if form is not None and term in spelled and form not in forms:
-                    continue
-                total += w * idf[term]
-            scores[i] = total
-        shortlist = sorted(scores.items(), key=lambda item: item[1], reverse=True)[:RERANK]
+        # Every target sharing a term scores on all the question's terms at once.
+        mismatch = cfg.accent_mismatch
+        found_targets, found_weights = [], []
+        for term, counted in terms.items():
+            posting = self.postings.get(term)
+            if posting is None:
+                continue
+            targets, weights = posting
+            weights = weights * (counted * idf[term])
+            # Typed with dấu, a word should match how the target spells it ("mưa" is not
+            # "mua"); a word typed plain matches any spelling. A mismatch may be a typo
+            # ("tủ" for "tử"), so it counts less rather than nothing.
+            form = typed.get(term)
+            if form is not None and term in self.spelled_by:
+                other = np.isin(targets, self.spelled_by[term])
+                if form in self.written_as:
+                    other &= ~np.isin(targets, self.written_as[form])
+                weights[other] *= mismatch
+            found_targets.append(targets)
+            found_weights.append(weights)
+        letters = self.ngrams.scores(message)
+        lexical = (np.bincount(np.concatenate(found_targets), np.concatenate(found_weights), len(self.targets))
+                   if found_targets else np.zeros(len(self.targets)))
+        combined = lexical / weight + cfg.ngram_weight * letters
+        top = np.argpartition(-combined, RERANK)[:RERANK] if len(combined) > RERANK else np.arange(len(combined))
+        scores = {int(i): float(combined[i]) for i in top if combined[i] > 0}
+        shortlist = sorted(scores, key=scores.__getitem__, reverse=True)[:RERANK]
         # Rerank the shortlist by how closely the wording matches one of the target's questions.
         query = " ".join(content)
         ranked = []
-        for i, s in shortlist:
+        for i in shortlist:
             closeness = max((fuzz.token_sort_ratio(query, q) for q in self.question_texts[i]), default=0) / 100
-            ranked.append((self.targets[i], s / weight + self.settings.closeness_weight * closeness, s,
-                           s / weight, closeness))
-        ranked.sort(key=lambda item: item[1], reverse=True)
+            coverage = scores[i] - cfg.ngram_weight * float(letters[i])
+            ranked.append(Candidate(self.targets[i], scores[i] + cfg.closeness_weight * closeness,
+                                    coverage * weight, coverage, closeness, float(letters[i]), len(content)))
+        ranked.sort(key=lambda c: c.score, reverse=True)
         return ranked[:limit]
 
     def answer(self, text: str) -> Answer | None:
-        """The best target if we are confident enough, with up to 3 related FAQ entries."""
+        """The best target if we are confident enough, with up to 3 related FAQ entries; two
+        targets as `choices` when neither is sure and they are too close to tell apart; None
+        when unsure: a wrong answer is worse than "I did not understand"."""
         ranked = self.search(text)
         if not ranked:
             return None
-        best, score, evidence, coverage, closeness = ranked[0]
-        cfg = self.settings
-        exact = coverage >= cfg.exact_coverage and closeness >= cfg.exact_closeness
-        enough = coverage >= cfg.coverage and closeness >= cfg.closeness and evidence >= cfg.min_evidence
-        if not (exact or enough):
+        best, cfg = ranked[0], self.settings
+        rival = next((c for c in ranked[1:] if not self._same_answer(best.target, c.target)), None)
+        sure = self.confidence(best, rival)
+        if not (self._exact(best) or sure >= cfg.ask_at):
             return None
-        related = [r[0] for r in ranked[1:] if r[0].kind == "faq" and r[1] >= self.settings.related_min][:3]
-        return Answer(best, score, related)
+        # A rival that gives other help and scores nearly as well: ask which one was meant.
+        if rival is not None and best.score - rival.score < cfg.margin:
+            return Answer(best.target, best.score, [], [best.target, rival.target])
+        if not (self._exact(best) or sure >= cfg.answer_at):
+            return None
+        related = [r.target for r in ranked[1:] if r.target.kind == "faq" and r.score >= cfg.related_min
+                   and not self._same_answer(best.target, r.target)][:3]
+        return Answer(best.target, best.score, related)
+
+    def _exact(self, c: Candidate) -> bool:
+        return c.coverage >= self.settings.exact_coverage and c.closeness >= self.settings.exact_closeness
+
+    def confidence(self, best: Candidate, rival: Candidate | None) -> float:
+        """How likely `best` is the right answer, 0..1: a logistic model of the scores, fitted
+        on the development sets by `python -m bot.qa.calibrate`."""
+        return float(confidence(features(best, rival), self.settings.confidence))
+
+    def _same_answer(self, a: Target, b: Target) -> bool:
+        """An entry and the course step it links to give the same help."""
+        def link(t: Target) -> str:
+            return self.faq[t.key].see if t.kind == "faq" else t.key
+        return a == b or link(a) == link(b)

@@ -25,9 +25,12 @@ WORD_CACHE_SIZE = 50_000
 
 
 class Normalizer:
-    def __init__(self, shorthand: dict[str, str], stopwords: frozenset[str]):
+    def __init__(self, shorthand: dict[str, str], stopwords: frozenset[str],
+                 particles: frozenset[str] = frozenset(), closings: frozenset[str] = frozenset()):
         self.shorthand = {key: value.split() for key, value in shorthand.items()}
-        self.stopwords = stopwords
+        self.stopwords = stopwords | particles
+        self.particles = particles
+        self.closings = closings | particles
         # raw word → its (folded, as typed) pairs, and whether it carries dấu
         self._words: dict[str, tuple[tuple[tuple[str, str | None], ...], bool]] = {}
 
@@ -43,7 +46,6 @@ class Normalizer:
         """pairs(text), and whether any word was typed with dấu (then a plain word is meant
         plain: 'mua' is not 'mưa'). Runs for every phrasing at start-up, so kept lean."""
         out: list[tuple[str, str | None]] = []
-        accented = False
         cache = self._words
         for raw in _WORDS.findall(unicodedata.normalize("NFC", text).lower()):
             word = cache.get(raw)
@@ -52,8 +54,17 @@ class Normalizer:
                     cache.clear()  # residents' typos are endless; keep memory bounded
                 word = cache[raw] = self._word(raw)
             out += word[0]
-            accented = accented or word[1]
-        return out, accented
+        return out, any(typed is not None and typed != folded for folded, typed in out)
+
+    def question(self, text: str) -> list[tuple[str, str | None]]:
+        """pairs(text) as a question to match: "... vneid với ạ": closings at the end go, and
+        particles everywhere (they would form word pairs, "vneid a", that no phrasing of the
+        right entry has)."""
+        out = self.read(text)[0]
+        while out and out[-1][0] in self.closings:
+            out.pop()
+        particles = self.particles
+        return [pair for pair in out if pair[0] not in particles] if particles else out
 
     def _word(self, raw: str) -> tuple[tuple[str, str | None], ...]:
         out: list[tuple[str, str | None]] = []
@@ -66,7 +77,7 @@ class Normalizer:
                 out.extend((w, None) for w in expansion)
             else:
                 out.append((word, raw if fold(raw) == word else None))
-        return tuple(out), any(typed is not None and typed != folded for folded, typed in out)
+        return tuple(out), False
 
     def content(self, tokens: list[str]) -> list[str]:
         """The tokens that can decide what a question is about."""
