@@ -151,14 +151,10 @@ def cmd_eval_qa(settings: Settings, args) -> None:
 def cmd_unanswered(settings: Settings, args) -> None:
     from zoneinfo import ZoneInfo
 
-    from sqlalchemy import select
-
-    from bot.feedback import not_helpful
-    from bot.models import UnansweredQuestion
+    from bot.feedback import not_helpful, unanswered
 
     with open_database(settings, create=False)() as session:
-        rows = session.scalars(select(UnansweredQuestion).order_by(
-            UnansweredQuestion.count.desc(), UnansweredQuestion.last_seen.desc()).limit(args.limit)).all()
+        rows = unanswered(session, args.limit)
         voted = not_helpful(session, tz := ZoneInfo(settings.timezone), args.limit)
     if not rows:
         print("no unanswered questions yet")

@@ -1,5 +1,5 @@
-"""The answers residents said were not what they meant (👎), for content editors: listed next
-to the unanswered questions by `hocvuso unanswered` and GET /api/v1/unanswered."""
+"""What content editors read, by `hocvuso unanswered` and GET /api/v1/unanswered: the questions
+the bot could not answer, and the answers residents said were not what they meant (👎)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
-from bot.models import AnswerVote
+from bot.models import AnswerVote, UnansweredQuestion
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,12 @@ class NotHelpful:
     @property
     def count(self) -> int:
         return self.down
+
+
+def unanswered(session: Session, limit: int) -> list[UnansweredQuestion]:
+    """The unanswered questions, most asked first, then the most recent."""
+    return list(session.scalars(select(UnansweredQuestion).order_by(
+        UnansweredQuestion.count.desc(), UnansweredQuestion.last_seen.desc()).limit(limit)))
 
 
 def not_helpful(session: Session, tz: ZoneInfo, limit: int) -> list[NotHelpful]:

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bot.content.schema import LanguagePack
-from bot.qa.confidence import FEATURES, features
+from bot.qa.confidence import FEATURES, confidence, features
 from bot.qa.evaluate import QA_SETS, evaluate, expected_keys, load_devset
-from bot.qa.index import QaIndex
+from bot.qa.index import ANSWER, ASK, QaIndex, decide
 
 DEVELOPMENT = ("devset.yaml", "residents-dev.yaml")
 FOLDS = 5
@@ -32,17 +34,27 @@ STEPS = 4000
 OUT_OF_SCOPE_SHARE = 0.25   # out-of-scope messages weigh this share of the fit, as residents send them
 
 
-def observe(index: QaIndex, text: str, right: set[str]) -> tuple[list[float], int] | None:
-    """The features of the best answer to `text`, and 1 if it is one of `right`."""
+@dataclass(frozen=True)
+class Seen:
+    """What the index made of one question: the confidence features of its best answer,
+    whether that answer is right, and what else the decision reads."""
+
+    values: list[float]
+    right: int
+    exact: bool
+    lead: float
+
+
+def observe(index: QaIndex, text: str, right: set[str]) -> Seen | None:
     ranked = index.search(text)
     if not ranked:
         return None
-    best = ranked[0]
-    rival = next((c for c in ranked[1:] if not index._same_answer(best.target, c.target)), None)
-    return features(best, rival), int(best.target.key in right)
+    best, rival = ranked[0], index.rival(ranked)
+    return Seen(features(best, rival), int(best.target.key in right), index.exact(best),
+                best.score - rival.score if rival is not None else math.inf)
 
 
-def unseen_phrasings(pack: LanguagePack) -> list[tuple[list[float], int]]:
+def unseen_phrasings(pack: LanguagePack) -> list[Seen]:
     """Each phrasing asked of an index built without its fold."""
     rows = []
     for fold in range(FOLDS):
@@ -59,7 +71,7 @@ def unseen_phrasings(pack: LanguagePack) -> list[tuple[list[float], int]]:
     return rows
 
 
-def out_of_scope(index: QaIndex, sets: list[dict]) -> list[tuple[list[float], int]]:
+def out_of_scope(index: QaIndex, sets: list[dict]) -> list[Seen]:
     rows = []
     for devset in sets:
         for item in devset["out_of_scope"]:
@@ -92,11 +104,11 @@ def main() -> None:
     index = QaIndex(pack)
     sets = [load_devset(Path(QA_SETS / name)) for name in DEVELOPMENT]
     inside, outside = unseen_phrasings(pack), out_of_scope(index, sets)
-    rows = [r for r, _ in inside + outside]
-    right = [y for _, y in inside + outside]
+    rows = [seen.values for seen in inside + outside]
+    right = [seen.right for seen in inside + outside]
     share = OUT_OF_SCOPE_SHARE / (1 - OUT_OF_SCOPE_SHARE) * len(inside) / max(1, len(outside))
     weights = fit(rows, right, [1.0] * len(inside) + [share] * len(outside))
-    print(f"{len(inside)} phrasings asked of an index without them ({sum(y for _, y in inside)} ranked right), "
+    print(f"{len(inside)} phrasings asked of an index without them ({sum(s.right for s in inside)} ranked right), "
           f"{len(outside)} out-of-scope messages")
     print("features:", ", ".join(FEATURES))
     print(f"CONFIDENCE = {weights}\n")
@@ -118,20 +130,16 @@ def main() -> None:
               f"  {sum(r.rejected for r in results) / oos:6.1%}")
 
 
-def _decide(rows: list[tuple[list[float], int]], weights, cfg) -> dict[str, float]:
-    """Right, wrong and asked shares among the unseen phrasings at these thresholds. The lead
-    (FEATURES[4]) below the margin stands for "a rival scores nearly as well"."""
-    from bot.qa.confidence import confidence
-
+def _decide(rows: list[Seen], weights, cfg) -> dict[str, float]:
+    """Right, wrong and asked shares among the unseen phrasings at these thresholds, decided as
+    QaIndex.answer decides."""
     counts = {"right": 0, "wrong": 0, "asked": 0}
-    for values, right in rows:
-        sure = confidence(values, weights)
-        if sure < cfg.ask_at:
-            continue
-        if values[4] < cfg.margin:
+    for seen in rows:
+        verdict = decide(cfg, confidence(seen.values, weights), seen.exact, seen.lead)
+        if verdict == ASK:
             counts["asked"] += 1
-        elif sure >= cfg.answer_at:
-            counts["right" if right else "wrong"] += 1
+        elif verdict == ANSWER:
+            counts["right" if seen.right else "wrong"] += 1
     return {k: v / len(rows) for k, v in counts.items()}
 
 

@@ -114,6 +114,20 @@ def terms_of(content: list[str], tokens: list[str]) -> set[str]:
     return terms
 
 
+ANSWER, ASK = "answer", "ask"
+
+
+def decide(cfg: Settings, sure: float, exact: bool, lead: float) -> str | None:
+    """ANSWER, ASK which of two was meant, or None (decline), from how sure the confidence model
+    is, whether the question is (nearly) a known one, and how far ahead of the nearest answer
+    that gives other help the best one is (math.inf when there is none)."""
+    if not (exact or sure >= cfg.ask_at):
+        return None
+    if lead < cfg.margin:
+        return ASK
+    return ANSWER if exact or sure >= cfg.answer_at else None
+
+
 class QaIndex:
     def __init__(self, pack: LanguagePack, settings: Settings = Settings()):
         self.settings = settings
@@ -202,7 +216,7 @@ class QaIndex:
         # Answers and step titles add single words only: their word pairs are mostly noise.
         for texts, weight in ((steps, self.settings.step_weight), (answers, self.settings.answer_weight)):
             for text in texts:
-                for word in set(record(self.normalizer.read(text)[0])).difference(stopwords):
+                for word in set(record(self.normalizer.pairs(text))).difference(stopwords):
                     if weights.get(word, 0.0) < weight:
                         weights[word] = weight
         contents = []
@@ -336,20 +350,22 @@ class QaIndex:
         if not ranked:
             return None
         best, cfg = ranked[0], self.settings
-        rival = next((c for c in ranked[1:] if not self._same_answer(best.target, c.target)), None)
-        sure = self.confidence(best, rival)
-        if not (self._exact(best) or sure >= cfg.ask_at):
-            return None
-        # A rival that gives other help and scores nearly as well: ask which one was meant.
-        if rival is not None and best.score - rival.score < cfg.margin:
+        rival = self.rival(ranked)
+        lead = best.score - rival.score if rival is not None else math.inf
+        verdict = decide(cfg, self.confidence(best, rival), self.exact(best), lead)
+        if verdict == ASK:
             return Answer(best.target, best.score, [], [best.target, rival.target])
-        if not (self._exact(best) or sure >= cfg.answer_at):
+        if verdict != ANSWER:
             return None
         related = [r.target for r in ranked[1:] if r.target.kind == "faq" and r.score >= cfg.related_min
                    and not self._same_answer(best.target, r.target)][:3]
         return Answer(best.target, best.score, related)
 
-    def _exact(self, c: Candidate) -> bool:
+    def rival(self, ranked: list[Candidate]) -> Candidate | None:
+        """The best candidate after the first that gives other help."""
+        return next((c for c in ranked[1:] if not self._same_answer(ranked[0].target, c.target)), None)
+
+    def exact(self, c: Candidate) -> bool:
         return c.coverage >= self.settings.exact_coverage and c.closeness >= self.settings.exact_closeness
 
     def confidence(self, best: Candidate, rival: Candidate | None) -> float:

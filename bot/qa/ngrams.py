@@ -8,8 +8,9 @@ with spaces, as scikit-learn's "char_wb" analyzer does, with sublinear TF and sm
 a target is the normalized sum of its phrasings' vectors (a nearest-centroid classifier); a
 question scores the cosine with every target.
 
-numpy only: scikit-learn would do the same in a few lines, but importing it costs about 90 MB
-in every serving process, and the whole process must stay under 200 MB.
+numpy only: scikit-learn would do the same in a few lines, but importing it took a process
+from 25 MB to 118 MB (a one-off check, see README), in every serving process, and the whole
+process must stay under 200 MB.
 """
 from __future__ import annotations
 

@@ -31,20 +31,16 @@ class Normalizer:
         self.stopwords = stopwords | particles
         self.particles = particles
         self.closings = closings | particles
-        # raw word → its (folded, as typed) pairs, and whether it carries dấu
-        self._words: dict[str, tuple[tuple[tuple[str, str | None], ...], bool]] = {}
+        # raw word → its (folded, as typed) pairs
+        self._words: dict[str, tuple[tuple[str, str | None], ...]] = {}
 
     def tokens(self, text: str) -> list[str]:
-        return [folded for folded, _accented in self.pairs(text)]
+        return [folded for folded, _typed in self.pairs(text)]
 
     def pairs(self, text: str) -> list[tuple[str, str | None]]:
         """(folded, as typed) per word; as typed is None for expanded shorthand.
-        'mất' and 'mật' both fold to 'mat': what was typed tells them apart."""
-        return self.read(text)[0]
-
-    def read(self, text: str) -> tuple[list[tuple[str, str | None]], bool]:
-        """pairs(text), and whether any word was typed with dấu (then a plain word is meant
-        plain: 'mua' is not 'mưa'). Runs for every phrasing at start-up, so kept lean."""
+        'mất' and 'mật' both fold to 'mat': what was typed tells them apart. Runs for every
+        phrasing at start-up, so kept lean."""
         out: list[tuple[str, str | None]] = []
         cache = self._words
         for raw in _WORDS.findall(unicodedata.normalize("NFC", text).lower()):
@@ -53,14 +49,14 @@ class Normalizer:
                 if len(cache) > WORD_CACHE_SIZE:
                     cache.clear()  # residents' typos are endless; keep memory bounded
                 word = cache[raw] = self._word(raw)
-            out += word[0]
-        return out, any(typed is not None and typed != folded for folded, typed in out)
+            out += word
+        return out
 
     def question(self, text: str) -> list[tuple[str, str | None]]:
         """pairs(text) as a question to match: "... vneid với ạ": closings at the end go, and
         particles everywhere (they would form word pairs, "vneid a", that no phrasing of the
         right entry has)."""
-        out = self.read(text)[0]
+        out = self.pairs(text)
         while out and out[-1][0] in self.closings:
             out.pop()
         particles = self.particles
@@ -77,7 +73,7 @@ class Normalizer:
                 out.extend((w, None) for w in expansion)
             else:
                 out.append((word, raw if fold(raw) == word else None))
-        return tuple(out), False
+        return tuple(out)
 
     def content(self, tokens: list[str]) -> list[str]:
         """The tokens that can decide what a question is about."""
