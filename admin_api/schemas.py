@@ -119,6 +119,15 @@ class BroadcastCreated(BaseModel):
     status: BroadcastState               # queued, or done when the audience is empty
 
 
+class ChannelCounts(BaseModel):
+    queued: int
+    sending: int
+    sent: int
+    failed: int
+    blocked: int
+    cancelled: int
+
+
 class BroadcastStatus(BaseModel):
     id: int
     status: BroadcastState
@@ -132,11 +141,15 @@ class BroadcastStatus(BaseModel):
     recipients: int
     # Its messages by status; together they make up recipients (less residents deleted since).
     queued: int                          # waiting, including those waiting for a retry
-    sending: int                         # on their way to Telegram now
+    sending: int                         # on their way to the messenger now
     sent: int
     failed: int
     blocked: int
     cancelled: int
+    # The same counts for each channel its residents use ("telegram", "zalo", "web" ...); the web
+    # chat cannot be messaged unasked, so its residents' messages fail at once.
+    channels: dict[str, ChannelCounts] = {}
+
 
 
 # --- events --------------------------------------------------------------------------------
@@ -307,6 +320,7 @@ class InviteIn(Strict):
 
 class InviteOut(BaseModel):
     code: str                      # shown once; only its hash is stored
+    display_code: str              # the same code in two halves, to read out; sent as it is, it works too
     command: str                   # what to send the bot: /daisuso <code>
     link: str | None               # t.me/<bot>?start=ds_<code>, when the bot's name is known
     village_id: str | None

@@ -15,6 +15,19 @@ on SQLite (pinned to the last core), with the broadcast queued before it starts.
     B  kill -9: the same, with a SIGKILL after half the messages and a restart
     C  paid:    HOCVUSO_PAID_BROADCAST=1, HOCVUSO_PAID_SEND_RATE=1000, 10,000 residents
                 (20,000 if 10,000 take less than 10 s to send, so the rate is measurable)
+    Z  Zalo:    ZALO_SEND_RATE=25, 5,000 Zalo residents, no Telegram token
+    ZB Zalo kill -9: the same, with a SIGKILL after half the messages and a restart
+    TZ both:    5,000 Telegram and 5,000 Zalo residents in one broadcast, one `hocvuso serve`
+                running both channels, HOCVUSO_SEND_RATE=25 and ZALO_SEND_RATE=25: each channel
+                against its own configured rate, lost and duplicates per channel
+
+Zalo (requirement: "reports Zalo next to Telegram: the rate against the configured rate, 0
+lost and 0 duplicates"). The fake Zalo Bot API (tests/fakezalo.py) runs in this process too,
+with limits that are OUR ASSUMPTION, since Zalo documents none: 30 accepted sends per sliding
+second, 1 s between two messages to one chat. Z and TZ are held to A's goal (at least 95% of
+the configured rate, 0 429s, 0 lost, 0 duplicates), ZB to B's (0 lost, duplicates within the
+in-flight window). In TZ, each channel reaching its own rate over the same stretch of time
+shows that each is paced on its own and one does not hold back the other.
 
 Baseline, measured in the same run (before C): a bare python-telegram-bot loop in its own
 process on the same core, send_message to the same fake server with its limits off, in
@@ -22,9 +35,12 @@ asyncio.gather chunks as large as the sender's window at 1000/s; no database, no
 Prints the paid run's rate as a ratio to it: what the engine (pacing, database, its own
 request path, bot/message_poster.py) achieves against the library's stock path.
 
-    .venv/bin/python bench/bench_delivery.py             # all three, ~15 minutes
-    .venv/bin/python bench/bench_delivery.py --quick     # 1,000 residents, a smoke run
+    .venv/bin/python bench/bench_delivery.py             # all six, ~25 minutes
+    .venv/bin/python bench/bench_delivery.py --quick     # 1,000 residents (500 for Z, ZB, TZ), a smoke run
     .venv/bin/python bench/bench_delivery.py --scenario C [--residents N] [--profile FILE]
+    .venv/bin/python bench/bench_delivery.py --scenario Z --scenario ZB --scenario TZ
+
+`--residents N` sets the residents of every scenario run (per channel in TZ).
 
 `--profile FILE` writes a py-spy profile (collapsed stacks, "raw") of the paid run's
 `hocvuso serve`; install py-spy into .venv first (.venv/bin/pip install py-spy).
@@ -54,6 +70,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.delivery import window_for  # noqa: E402
 from tests.fakebotapi import FakeBotAPI  # noqa: E402
+from tests.fakezalo import FakeZalo  # noqa: E402
 
 FIRST_CHAT = 500_000
 TEXT = "Thông báo của xã: tuần này có lớp hướng dẫn cài VNeID tại nhà văn hoá thôn."
@@ -63,6 +80,16 @@ PAID_RATE = 1000.0
 API_RATE = 30
 PROGRESS_SECONDS = 30
 MIN_PAID_SECONDS = 10   # the paid run is repeated with twice the residents if it sends for less
+ZALO_RATE = 25.0
+# The fake Zalo's limits: our assumption, Zalo documents no rate limit at all.
+ZALO_API_RATE = 30
+ZALO_CHAT_INTERVAL = 1.0
+GOAL_SHARE = 0.95       # of the configured rate, for A, Z and each channel of TZ
+SCENARIOS = ["A", "B", "C", "Z", "ZB", "TZ"]
+
+LABELS = {"telegram": "Telegram", "zalo": "Zalo"}
+RATES = {"telegram": RATE, "zalo": ZALO_RATE}
+RATE_SETTINGS = {"telegram": "HOCVUSO_SEND_RATE", "zalo": "ZALO_SEND_RATE"}
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -104,16 +131,29 @@ def own_cpu() -> float:
 
 
 def child_env(**extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "HOCVUSO_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ZALO_", "HOCVUSO_"))}
     env.update(PYTHONUNBUFFERED="1", **extra)
     return env
 
 
 # --- the database ------------------------------------------------------------------------------
 
-def prepare(url: str, knowledge, residents: int) -> int:
-    """A fresh database with `residents` consented Telegram residents and one broadcast to all of
-    them queued (what POST /api/v1/broadcasts does); returns the broadcast id."""
+def external_id(platform: str, i: int) -> str:
+    """The i-th bench resident's id on its platform: Telegram's are numbers, Zalo's strings."""
+    return str(FIRST_CHAT + i) if platform == "telegram" else f"z{FIRST_CHAT + i}"
+
+
+def chat_ids(platform: str, residents: int) -> set:
+    """The chat ids the fake platform records for the first `residents` residents (the fake Bot
+    API parses them as ints, the fake Zalo keeps strings)."""
+    if platform == "telegram":
+        return set(range(FIRST_CHAT, FIRST_CHAT + residents))
+    return {external_id(platform, i) for i in range(residents)}
+
+
+def prepare(url: str, knowledge, residents: list[tuple[str, int]]) -> int:
+    """A fresh database with the consented residents, as (platform, count) pairs, and one
+    broadcast to all of them queued (what POST /api/v1/broadcasts does); returns the broadcast id."""
     from admin_api.audience import recipients
     from admin_api.schemas import Audience
     from bot.db import make_engine, make_sessionmaker, migrate
@@ -126,10 +166,11 @@ def prepare(url: str, knowledge, residents: int) -> int:
     seed_reference_data(sessions, knowledge)
     now = datetime.now(timezone.utc)
     with sessions() as session:
-        session.execute(insert(Resident), [
-            {"platform": "telegram", "external_id": str(FIRST_CHAT + i), "first_name": None, "language": "vi",
-             "consent_at": now, "consent_version": "2026-11", "active": True, "created_at": now,
-             "last_seen_at": now} for i in range(residents)])
+        for platform, count in residents:
+            session.execute(insert(Resident), [
+                {"platform": platform, "external_id": external_id(platform, i), "first_name": None,
+                 "language": "vi", "consent_at": now, "consent_version": "2026-11", "active": True,
+                 "created_at": now, "last_seen_at": now} for i in range(count)])
         broadcast = Broadcast(text=TEXT, courses=COURSES, audience={}, due_at=now, created_by="bench")
         session.add(broadcast)
         session.flush()
@@ -153,11 +194,15 @@ class Outbox:
         self.model = OutboxMessage
         self.broadcast_id = broadcast_id
 
-    def statuses(self) -> Counter:
+    def statuses(self, platform: str | None = None) -> Counter:
+        """The broadcast's rows by status; only its residents on `platform` when given."""
+        from bot.models import Resident
         m = self.model
+        query = select(m.status, func.count()).where(m.broadcast_id == self.broadcast_id)
+        if platform is not None:
+            query = query.join(Resident, Resident.id == m.resident_id).where(Resident.platform == platform)
         with self.sessions() as session:
-            rows = session.execute(select(m.status, func.count()).where(m.broadcast_id == self.broadcast_id)
-                                   .group_by(m.status)).all()
+            rows = session.execute(query.group_by(m.status)).all()
         return Counter({status: n for status, n in rows})
 
     def close(self) -> None:
@@ -220,6 +265,28 @@ def wait_sent(fake: FakeBotAPI, serve: Serve, count: int, timeout: float) -> boo
     return True
 
 
+def kill_midway(serve: Serve, fake, outbox: Outbox, result: dict, half: int, expected_seconds: float, rate: float,
+                restart) -> Serve:
+    """kill -9 once `half` messages are accepted, then `restart()`; returns the process running
+    now, with result["error"] set if either step failed."""
+    if not wait_sent(fake, serve, half, expected_seconds * 2 + 60):
+        result["error"] = f"never reached {half:,} messages:\n{serve.tail()}"
+        return serve
+    serve.kill9()
+    killed_at = len(fake.sent)
+    time.sleep(0.5)  # requests already on the wire land
+    left = outbox.statuses()
+    result.update(killed_at=killed_at, left_sending=left["sending"], window=window_for(rate))
+    print(f"    kill -9 after {killed_at:,} accepted sends: outbox {dict(left)}", flush=True)
+    serve = restart()
+    restarted = time.monotonic()
+    if not wait_sent(fake, serve, killed_at + 1, 120):
+        result["error"] = f"the restarted process sent nothing:\n{serve.tail()}"
+        return serve
+    print(f"    restarted: first send {time.monotonic() - restarted:.1f} s after the restart", flush=True)
+    return serve
+
+
 def wait_done(outbox: Outbox, fake: FakeBotAPI, serve: Serve, total: int, timeout: float, label: str) -> str | None:
     """Poll the outbox every second until every row is sent; None when done, else why not."""
     start = last_print = time.monotonic()
@@ -263,7 +330,7 @@ def scenario(name: str, workdir: Path, knowledge, core: int | None, residents: i
           flush=True)
     url = f"sqlite:///{workdir / (name + '.db')}"
     setup = time.perf_counter()
-    broadcast_id = prepare(url, knowledge, residents)
+    broadcast_id = prepare(url, knowledge, [("telegram", residents)])
     print(f"  setup (migrate, seed, {residents:,} residents, broadcast queued): "
           f"{time.perf_counter() - setup:.1f} s", flush=True)
     fake = FakeBotAPI(global_rate=API_RATE, per_chat_interval=1.0, paid_rate=PAID_RATE).start()
@@ -292,24 +359,12 @@ def scenario(name: str, workdir: Path, knowledge, core: int | None, residents: i
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         child_cpu = 0.0
         if kill:
-            half = residents // 2
-            if not wait_sent(fake, serve, half, expected_seconds * 2 + 60):
-                result["error"] = f"never reached {half:,} messages:\n{serve.tail()}"
-                return result
             child_cpu += cpu_seconds(serve.pid) - cpu_start
-            serve.kill9()
-            killed_at = len(fake.sent)
-            time.sleep(0.5)  # requests already on the wire land
-            left = outbox.statuses()
-            result.update(killed_at=killed_at, left_sending=left["sending"], window=window_for(rate))
-            print(f"    kill -9 after {killed_at:,} accepted sends: outbox {dict(left)}", flush=True)
-            serve = Serve(workdir, f"{name}-2", core, env)
-            restarted = time.monotonic()
-            if not wait_sent(fake, serve, killed_at + 1, 120):
-                result["error"] = f"the restarted process sent nothing:\n{serve.tail()}"
+            serve = kill_midway(serve, fake, outbox, result, residents // 2, expected_seconds, rate,
+                                lambda: Serve(workdir, f"{name}-2", core, env))
+            if result["error"]:
                 return result
             cpu_start = cpu_seconds(serve.pid)
-            print(f"    restarted: first send {time.monotonic() - restarted:.1f} s after the restart", flush=True)
         # Generous: the paid run may be far below its configured rate.
         why = wait_done(outbox, fake, serve, residents, max(expected_seconds * 1.5, residents / 50) + 120, name)
         done = time.monotonic()
@@ -373,6 +428,175 @@ def report(r: dict, paid: bool, kill: bool) -> None:
         print(f"  ERROR: {r['error']}")
 
 
+# --- Zalo, and both channels in one process ----------------------------------------------------
+
+class Platforms:
+    """The fake platforms of a run seen as one, for the wait helpers above: every accepted send
+    and every 429, whichever platform took it."""
+
+    def __init__(self, fakes: list):
+        self.fakes = fakes
+
+    @property
+    def sent(self) -> list:
+        return [record for fake in self.fakes for record in fake.sent]
+
+    @property
+    def rate_limited(self) -> int:
+        return sum(fake.rate_limited for fake in self.fakes)
+
+
+def start_fake(platform: str):
+    """The platform's fake with its limits on: Telegram's documented ones, our assumed Zalo ones."""
+    if platform == "telegram":
+        return FakeBotAPI(global_rate=API_RATE, per_chat_interval=1.0, paid_rate=PAID_RATE).start()
+    return FakeZalo(global_rate=ZALO_API_RATE, per_chat_interval=ZALO_CHAT_INTERVAL).start()
+
+
+def channel_env(platform: str, fake) -> dict:
+    """The settings that switch the channel on against its fake, at its configured rate."""
+    if platform == "telegram":
+        return {"TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_URL": fake.url, "HOCVUSO_SEND_RATE": str(RATE)}
+    return {"ZALO_BOT_TOKEN": fake.token, "ZALO_API_URL": fake.url, "ZALO_SEND_RATE": str(ZALO_RATE)}
+
+
+def measure(platform: str, fake, residents: int, statuses: Counter) -> dict:
+    """What one channel's fake platform received, against the residents it should have reached."""
+    sent = list(fake.sent)
+    ts = [r.ts for r in sent]
+    expected = chat_ids(platform, residents)
+    received = {r.chat_id for r in sent}
+    duplicates = fake.duplicates()
+    return {"platform": platform, "residents": residents, "rate": RATES[platform], "statuses": dict(statuses),
+            "accepted": len(sent), "achieved": fake.achieved_rate(), "rate_limited": fake.rate_limited,
+            "lost": len(expected - received), "strangers": len(received - expected),
+            "duplicate_chats": len(duplicates), "extra_copies": sum(n - 1 for n in duplicates.values()),
+            "send_span": (ts[-1] - ts[0]) if len(ts) > 1 else float("nan"),
+            "first": ts[0] if ts else float("nan"), "last": ts[-1] if ts else float("nan"), "ts": ts}
+
+
+def channels_scenario(name: str, workdir: Path, knowledge, core: int | None,
+                      lanes: list[tuple[str, int]], kill: bool = False) -> dict:
+    """One broadcast to the residents of every (platform, residents) lane, sent by one `hocvuso
+    serve` with those channels on, each against its own fake platform. With one lane the result
+    has the keys of scenario()'s (report() prints it); with several, one result per channel."""
+    assert not kill or len(lanes) == 1, "the kill -9 run has one channel"
+    total = sum(n for _, n in lanes)
+    what = " and ".join(f"{n:,} {LABELS[p]} residents" for p, n in lanes)
+    settings = ", ".join(f"{RATE_SETTINGS[p]}={RATES[p]:g}" for p, _ in lanes)
+    print(f"\n{name}: {what}, {settings}{', kill -9 after half and a restart' if kill else ''}"
+          f"{', one hocvuso serve running both channels' if len(lanes) > 1 else ''}", flush=True)
+    if any(p == "zalo" for p, _ in lanes):
+        print(f"  fake Zalo limits: {ZALO_API_RATE} msgs/s, {ZALO_CHAT_INTERVAL:g} s per chat "
+              f"(our assumption: Zalo documents no rate limit)", flush=True)
+    url = f"sqlite:///{workdir / (name + '.db')}"
+    setup = time.perf_counter()
+    broadcast_id = prepare(url, knowledge, lanes)
+    print(f"  setup (migrate, seed, {total:,} residents, broadcast queued): "
+          f"{time.perf_counter() - setup:.1f} s", flush=True)
+    fakes: dict[str, object] = {}
+    for platform, _ in lanes:
+        fakes[platform] = start_fake(platform)
+    platforms = Platforms(list(fakes.values())) if len(fakes) > 1 else next(iter(fakes.values()))
+    outbox = Outbox(url, broadcast_id)
+    env = child_env(HOCVUSO_DATABASE_URL=url, HOCVUSO_HOST="127.0.0.1", HOCVUSO_PORT=str(free_port()))
+    for platform, fake in fakes.items():
+        env.update(channel_env(platform, fake))
+    result: dict = {"name": name, "residents": total, "error": None}
+    if len(lanes) == 1:
+        result["rate"] = RATES[lanes[0][0]]
+    # The channels send side by side: the run takes as long as its slowest channel.
+    expected_seconds = max(n / RATES[p] for p, n in lanes)
+    serve = Serve(workdir, f"{name}-1", core, env)
+    done = None
+    try:
+        if not wait_first_send(platforms, serve):
+            result["error"] = f"no message sent:\n{serve.tail()}"
+            return result
+        started = time.monotonic()
+        cpu_start, own_start = cpu_seconds(serve.pid), own_cpu()
+        child_cpu = 0.0
+        if kill:
+            platform, residents = lanes[0]
+            child_cpu += cpu_seconds(serve.pid) - cpu_start
+            serve = kill_midway(serve, platforms, outbox, result, residents // 2, expected_seconds, RATES[platform],
+                                lambda: Serve(workdir, f"{name}-2", core, env))
+            if result["error"]:
+                return result
+            cpu_start = cpu_seconds(serve.pid)
+        why = wait_done(outbox, platforms, serve, total, max(expected_seconds * 1.5, total / 50) + 120, name)
+        done = time.monotonic()
+        child_cpu += cpu_seconds(serve.pid) - cpu_start
+        own = own_cpu() - own_start
+        if why:
+            result["error"] = why
+        statuses = outbox.statuses()
+        per_channel = {platform: outbox.statuses(platform) for platform, _ in lanes}
+    finally:
+        serve.stop()
+        outbox.close()
+        for fake in fakes.values():
+            fake.stop()
+    if done is None:  # gave up before the end: nothing to measure
+        print(f"  ERROR: {result['error']}")
+        result.update(achieved=0.0, excl_gap=0.0, rate_limited=platforms.rate_limited, lost=total,
+                      extra_copies=sum(n - 1 for fake in fakes.values() for n in fake.duplicates().values()),
+                      channels={p: {"platform": p, "rate": RATES[p], "achieved": 0.0, "lost": n,
+                                    "rate_limited": fakes[p].rate_limited,
+                                    "extra_copies": sum(k - 1 for k in fakes[p].duplicates().values())}
+                                for p, n in lanes})
+        return result
+    channels = {platform: measure(platform, fakes[platform], n, per_channel[platform]) for platform, n in lanes}
+    result.update(wall=done - started, statuses=dict(statuses), child_cpu=child_cpu, server_cpu=own,
+                  channels=channels)
+    if len(lanes) == 1:
+        only = channels[lanes[0][0]]
+        result.update({k: only[k] for k in ("accepted", "achieved", "rate_limited", "lost", "strangers",
+                                            "duplicate_chats", "extra_copies", "send_span")})
+        if kill:
+            result["excl_gap"], result["gap"], result["overall"] = segments_rate(only["ts"])
+        report(result, paid=False, kill=kill)
+    else:
+        report_channels(result)
+    return result
+
+
+def report_channels(r: dict) -> None:
+    """Each channel of a run with several: its rate against its own configured rate, 429s, lost,
+    duplicates, and when it sent, from the run's first send."""
+    channels = r["channels"]
+    start = min(c["first"] for c in channels.values())
+    for c in channels.values():
+        rate = c["rate"]
+        print(f"  {LABELS[c['platform']]}: outbox {c['statuses']}; accepted sends: {c['accepted']:,}")
+        print(f"    achieved rate: {c['achieved']:.2f} msgs/s   ratio to {rate:g}/s ({RATE_SETTINGS[c['platform']]}): "
+              f"{c['achieved'] / rate:.3f}")
+        print(f"    429s: {c['rate_limited']}   lost: {c['lost']}   duplicates: {c['extra_copies']} extra copies "
+              f"to {c['duplicate_chats']} residents")
+        if c["strangers"]:
+            print(f"    sends to chats that are not residents: {c['strangers']}")
+        print(f"    sending from {c['first'] - start:.1f} s to {c['last'] - start:.1f} s after the run's first send "
+              f"({c['send_span']:.1f} s)")
+    accepted = sum(c["accepted"] for c in channels.values())
+    end = max(c["last"] for c in channels.values())
+    configured = sum(c["rate"] for c in channels.values())
+    print(f"  both channels: {accepted:,} accepted sends in {end - start:.1f} s = "
+          f"{(accepted - 1) / (end - start):.2f} msgs/s (configured rates together: {configured:g}/s)")
+    print(f"  outbox at the end: {r['statuses']}")
+    print(f"  wall time from the first send: {r['wall']:.1f} s")
+    print(f"  CPU while sending: hocvuso serve {r['child_cpu']:.1f} s ({100 * r['child_cpu'] / r['wall']:.0f}% of "
+          f"its core); this process with both fake APIs {r['server_cpu']:.1f} s "
+          f"({100 * r['server_cpu'] / r['wall']:.0f}% of a core)")
+    if r["error"]:
+        print(f"  ERROR: {r['error']}")
+
+
+def rate_goal_met(r: dict) -> bool:
+    """A's goal, for one channel's result: the rate, no 429, none lost, no duplicate."""
+    return (r["achieved"] >= GOAL_SHARE * r["rate"] and r["rate_limited"] == 0 and r["lost"] == 0
+            and r["extra_copies"] == 0)
+
+
 # --- the baseline ------------------------------------------------------------------------------
 
 async def baseline_child(url: str, token: str, count: int, chunk: int) -> dict:
@@ -381,7 +605,7 @@ async def baseline_child(url: str, token: str, count: int, chunk: int) -> dict:
     from telegram.request import HTTPXRequest
 
     request = HTTPXRequest(connection_pool_size=64, read_timeout=15, write_timeout=15, connect_timeout=10,
-                           pool_timeout=10)  # as bot/adapters/telegram.py builds it
+                           pool_timeout=10)  # as bot/channels/telegram/inbound.py builds it
     markup = InlineKeyboardMarkup([[InlineKeyboardButton("Cài đặt VNeID", callback_data="o:vneid")]])
     errors = 0
     async with Bot(token, base_url=f"{url}/bot", request=request) as bot:
@@ -429,10 +653,12 @@ def baseline(workdir: Path, core: int | None, count: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="1,000 residents per scenario (a smoke run)")
-    parser.add_argument("--scenario", action="append", choices=["A", "B", "C"],
+    parser.add_argument("--quick", action="store_true",
+                        help="1,000 residents per scenario, 500 (per channel) for Z, ZB and TZ (a smoke run)")
+    parser.add_argument("--scenario", action="append", choices=SCENARIOS,
                         help="run only this scenario (repeatable)")
-    parser.add_argument("--residents", type=int, help="residents per scenario (instead of the defaults)")
+    parser.add_argument("--residents", type=int,
+                        help="residents per scenario, per channel in TZ (instead of the defaults)")
     parser.add_argument("--profile", metavar="FILE",
                         help="write a py-spy profile (collapsed stacks) of the paid run's hocvuso serve to FILE")
     parser.add_argument("--baseline-child", nargs=4, metavar=("URL", "TOKEN", "COUNT", "CHUNK"),
@@ -445,12 +671,13 @@ def main() -> int:
 
     from bot.content import load_knowledge
 
-    chosen = set(args.scenario or ["A", "B", "C"])
+    chosen = set(args.scenario or SCENARIOS)
     normal = 1_000 if args.quick else 10_000
     paid_n = 1_000 if args.quick else 10_000
     base_n = 1_000 if args.quick else 5_000
+    zalo_n = 500 if args.quick else 5_000   # 200 s at 25/s per Zalo scenario
     if args.residents:
-        normal = paid_n = args.residents
+        normal = paid_n = zalo_n = args.residents
     own_core, child_core = cores()
     if own_core is not None:
         os.sched_setaffinity(0, {own_core})
@@ -481,6 +708,14 @@ def main() -> int:
             results["C"] = c
             print(f"  ratio to the raw PTB baseline: {c['achieved'] / base['achieved']:.3f} "
                   f"({c['achieved']:.0f} / {base['achieved']:.0f} msgs/s)")
+        if "Z" in chosen:
+            results["Z"] = channels_scenario("Z-zalo", workdir, knowledge, child_core, [("zalo", zalo_n)])
+        if "ZB" in chosen:
+            results["ZB"] = channels_scenario("ZB-zalo-kill9", workdir, knowledge, child_core, [("zalo", zalo_n)],
+                                              kill=True)
+        if "TZ" in chosen:
+            results["TZ"] = channels_scenario("TZ-both", workdir, knowledge, child_core,
+                                              [("telegram", zalo_n), ("zalo", zalo_n)])
 
     print()
     if "A" in chosen:
@@ -501,6 +736,29 @@ def main() -> int:
         ok = not c["error"] and c["achieved"] >= 0.8 * PAID_RATE
         print(f"goal: paid >= 80% of {PAID_RATE:g}/s on one core: {'OK' if ok else 'MISSED'} "
               f"(ratio {c['achieved'] / PAID_RATE:.3f})")
+    if "Z" in chosen:
+        z = results["Z"]
+        ok = not z["error"] and rate_goal_met(z)
+        print(f"goal: Zalo rate >= {GOAL_SHARE:.0%} of {ZALO_RATE:g}/s, 0 429s (assumed limits), 0 lost, "
+              f"0 duplicates: {'OK' if ok else 'MISSED'} " + (
+                  f"(ratio {z['achieved'] / ZALO_RATE:.3f}, {z['rate_limited']} 429s, {z['lost']} lost, "
+                  f"{z['extra_copies']} duplicates)" if "achieved" in z else f"({z['error'].splitlines()[0]})"))
+    if "ZB" in chosen:
+        zb = results["ZB"]
+        window = window_for(ZALO_RATE)
+        ok = not zb["error"] and zb["lost"] == 0 and zb["extra_copies"] <= window
+        print(f"goal: Zalo kill -9: 0 lost, duplicates <= window ({window}): {'OK' if ok else 'MISSED'} " + (
+            f"({zb['lost']} lost, {zb['extra_copies']} duplicates)" if "lost" in zb
+            else f"({zb['error'].splitlines()[0]})"))
+    if "TZ" in chosen:
+        tz = results["TZ"]
+        channels = tz.get("channels", {})
+        ok = not tz["error"] and len(channels) == 2 and all(rate_goal_met(c) for c in channels.values())
+        print(f"goal: Telegram and Zalo in one process, each >= {GOAL_SHARE:.0%} of its own rate, 0 429s, 0 lost, "
+              f"0 duplicates: {'OK' if ok else 'MISSED'} (" + ("; ".join(
+                  f"{LABELS[p]} ratio {c['achieved'] / c['rate']:.3f}, {c['rate_limited']} 429s, {c['lost']} lost, "
+                  f"{c['extra_copies']} duplicates" for p, c in channels.items())
+                  or tz["error"].splitlines()[0]) + ")")
     return 0
 
 

@@ -3,22 +3,24 @@
 Deep-link payloads (Telegram: at most 64 characters from A-Z a-z 0-9 _ -):
   ds_<code>                       become an ambassador with an invite code
   g_<course>_<step>_<ambassador>  open a course at a step, crediting the ambassador
+Where there is no such link, a short code stands for the payload (bot/share_codes.py).
 """
 from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from bot.crockford import new_code
 from bot.models import AmbassadorInvite, Completion, HelpSession, Referral, Resident
 
 PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 INVITE_PREFIX, GUIDE_PREFIX = "ds_", "g_"
+INVITE_CODE_LENGTH = 10   # 50 bits, and an invite expires: short enough to read out over the phone
 
 
 def deep_link(bot_username: str, payload: str) -> str:
@@ -27,7 +29,7 @@ def deep_link(bot_username: str, payload: str) -> str:
 
 
 def new_invite_code() -> str:
-    return secrets.token_urlsafe(12)  # 16 characters from A-Z a-z 0-9 _ -
+    return new_code(INVITE_CODE_LENGTH)
 
 
 def hash_code(code: str) -> str:
@@ -37,6 +39,8 @@ def hash_code(code: str) -> str:
 def create_invite(session: Session, created_by: str, village_id: str | None, days: int, max_uses: int,
                   now: datetime) -> tuple[str, AmbassadorInvite]:
     code = new_invite_code()
+    while session.scalar(select(AmbassadorInvite.id).where(AmbassadorInvite.code_hash == hash_code(code))):
+        code = new_invite_code()   # hashes are unique: a clash would fail the request
     invite = AmbassadorInvite(code_hash=hash_code(code), village_id=village_id, created_by=created_by,
                               created_at=now, expires_at=now + timedelta(days=days), max_uses=max_uses, uses=0)
     session.add(invite)

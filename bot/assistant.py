@@ -17,8 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import inbox
+from bot.button_data import decode
 from bot.content import Knowledge
-from bot.handlers import BUTTONS, COMMANDS, ask, fallback
+from bot.handlers import BUTTONS, COMMANDS, ask, fallback, start
 from bot.guides import guide_cards
 from bot.handlers.turn import Turn, find_resident
 from bot.models import ProcessedUpdate
@@ -114,11 +115,11 @@ class Assistant:
                 return fallback.unknown_command(turn, incoming.text)
             return handler(turn, incoming.args)
         if incoming.kind == "button":
-            prefix, *args = incoming.text.split(":")
-            handler = BUTTONS.get(prefix)
+            pressed = decode(incoming.text)
+            handler = BUTTONS.get(pressed.action)
             if handler is None:
                 return fallback.stale_or_unknown_button(turn)
-            return handler(turn, args)
+            return handler(turn, pressed.args)
         if incoming.kind == "text":
-            return ask.answer_text(turn, incoming.text)
+            return start.typed_code(turn, incoming.text) or ask.answer_text(turn, incoming.text)
         return fallback.unsupported(turn, incoming.what)

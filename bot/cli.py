@@ -91,7 +91,7 @@ def cmd_serve(settings: Settings, args) -> None:
 
 
 def cmd_chat(settings: Settings, args) -> None:
-    from bot.adapters.terminal import run_chat
+    from bot.channels.terminal.chat import run_chat
 
     knowledge = load_content(settings)
     run_chat(build_assistant(settings, knowledge, create=True), args.user, args.name)

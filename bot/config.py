@@ -18,6 +18,7 @@ LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 # occurrence of its letters, and is guessable. `hocvuso admin create-token` makes 43 characters.
 ADMIN_TOKEN_MIN = 32
 WEBHOOK_SECRET_MIN = 16
+ZALO_SECRET_MIN = 16          # Zalo takes 8 to 256 characters; 16 is the least we accept as a secret
 WEBHOOK_PORTS = (443, 80, 88, 8443)   # the only ports Telegram delivers webhooks to
 
 
@@ -48,6 +49,14 @@ class Settings(BaseSettings):
     telegram_api_url: str = Field(default="https://api.telegram.org", alias="TELEGRAM_API_URL")
     telegram_webhook_url: str | None = Field(default=None, alias="TELEGRAM_WEBHOOK_URL")
     telegram_webhook_secret: str | None = Field(default=None, alias="TELEGRAM_WEBHOOK_SECRET")
+
+    # Zalo Bot Platform (bot/channels/zalo/): on when ZALO_BOT_TOKEN is set.
+    zalo_bot_token: str | None = Field(default=None, alias="ZALO_BOT_TOKEN")
+    zalo_api_url: str = Field(default="https://bot-api.zaloplatforms.com", alias="ZALO_API_URL")
+    zalo_webhook_url: str | None = Field(default=None, alias="ZALO_WEBHOOK_URL")
+    zalo_webhook_secret: str | None = Field(default=None, alias="ZALO_WEBHOOK_SECRET")
+    # Zalo documents no rate limit: messages per second, replies and the outbox together.
+    zalo_send_rate: float = Field(default=10.0, gt=0, le=1000, allow_inf_nan=False, alias="ZALO_SEND_RATE")
 
     database_url: str = Field(default=f"sqlite:///{DEFAULT_DB}", alias="HOCVUSO_DATABASE_URL")
     host: str = Field(default="127.0.0.1", alias="HOCVUSO_HOST")
@@ -104,10 +113,15 @@ class Settings(BaseSettings):
         raise ValueError(f"uses {url.drivername!r}; only SQLite (sqlite:///file.db) and PostgreSQL "
                          "(postgresql+psycopg://...) are supported")
 
-    @field_validator("telegram_api_url")
+    @field_validator("telegram_api_url", "zalo_api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
         return check_http_url(value)
+
+    @field_validator("zalo_webhook_url")
+    @classmethod
+    def _zalo_webhook_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_http_url(value, https_only=True)
 
     @field_validator("telegram_webhook_url")
     @classmethod
@@ -146,6 +160,15 @@ class Settings(BaseSettings):
             raise ValueError("TELEGRAM_WEBHOOK_SECRET may only use A-Z, a-z, 0-9, _ and -")
         if secret and not WEBHOOK_SECRET_MIN <= len(secret) <= 256:
             raise ValueError(f"TELEGRAM_WEBHOOK_SECRET must be {WEBHOOK_SECRET_MIN} to 256 characters")
+        if self.zalo_webhook_url and not self.zalo_webhook_secret:
+            raise ValueError("ZALO_WEBHOOK_SECRET must be set when ZALO_WEBHOOK_URL is set")
+        zalo_secret = self.zalo_webhook_secret
+        if zalo_secret and not ZALO_SECRET_MIN <= len(zalo_secret) <= 256:
+            raise ValueError(f"ZALO_WEBHOOK_SECRET must be {ZALO_SECRET_MIN} to 256 characters")
+        if zalo_secret and not zalo_secret.isascii():
+            raise ValueError("ZALO_WEBHOOK_SECRET may only use ASCII letters, digits and signs")
+        if self.zalo_webhook_url and not self.zalo_bot_token:
+            raise ValueError("ZALO_WEBHOOK_URL is set but ZALO_BOT_TOKEN is not")
         return self
 
     @property
@@ -155,6 +178,14 @@ class Settings(BaseSettings):
     @property
     def telegram_enabled(self) -> bool:
         return bool(self.telegram_bot_token)
+
+    @property
+    def zalo_enabled(self) -> bool:
+        return bool(self.zalo_bot_token)
+
+    @property
+    def zalo_webhook_mode(self) -> bool:
+        return bool(self.zalo_webhook_url)
 
     @property
     def webhook_mode(self) -> bool:

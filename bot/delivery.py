@@ -1,11 +1,14 @@
-"""The delivery engine: one sender drains the outbox into Telegram, within Telegram's limits.
+"""The delivery engine: one sender per channel drains that channel's share of the outbox,
+within the channel's rate. It knows no platform: the channel's courier renders and sends, and
+answers with a neutral outcome (bot/channels/courier.py).
 
-- Overall rate: HOCVUSO_SEND_RATE (default 25/s), or up to 1000/s with paid broadcasts.
-- At most 1 message per second per chat, and 20 per minute per group chat.
-- 429: every send pauses for retry_after, and the message goes back in the queue.
-- 403 (the resident blocked the bot): the resident becomes inactive; no retry.
-- 400 "chat not found": failed, no retry.
-- Timeouts, network errors, 5xx: retried with backoff, at most MAX_ATTEMPTS times.
+- Overall rate: the channel's own setting (HOCVUSO_SEND_RATE for Telegram, ZALO_SEND_RATE ...).
+- Each chat gets at most one message per the courier's chat interval.
+- Throttled (a 429): every send of the channel pauses for retry_after; the message goes back
+  in the queue, and the attempt is not counted.
+- Stopped (the resident blocked the bot): the resident becomes inactive; no retry.
+- Failed (a bad request): no retry.
+- Retry later (timeouts, network errors, 5xx): with backoff, at most MAX_ATTEMPTS times.
 
 Crash safety: a row is claimed ("sending") before it is sent and gets its outcome after.
 The sender claims a new row only when fewer than `window` rows are claimed and not yet
@@ -20,26 +23,26 @@ import json
 import logging
 import math
 import time
-from collections import deque
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
+from bot.button_data import Action, encode
+from bot.channels import PUSH_PLATFORMS
+from bot.channels.courier import Courier, Delivery, Rendered, Result
 from bot.content import Knowledge
-from bot.message_poster import MessagePoster
 from bot.models import Broadcast, OutboxMessage, Resident, utcnow
-from bot.pacing import SendGate, as_seconds
+from bot.pacing import SendGate
+from bot.replies import Button
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = (5, 30, 120, 600)          # after the 1st, 2nd, 3rd, 4th failed attempt
-CHAT_INTERVAL = 1.05                         # Telegram: about 1 message per second per chat (with a margin)
-GROUP_INTERVAL = 3.1                         # ... and 20 per minute in a group
-PUSH_PLATFORMS = ("telegram",)               # where a message can be sent unasked
 FLUSH_SECONDS = 0.05                         # how often outcomes are written
 PRUNE_SECONDS = 60                           # how often chats long quiet are forgotten
 
@@ -47,9 +50,9 @@ PRUNE_SECONDS = 60                           # how often chats long quiet are fo
 @dataclass
 class Claimed:
     id: int
-    chat_id: int
-    text: str
-    markup: str | None      # the inline keyboard, as JSON
+    resident_id: int
+    chat_id: str
+    payload: Any            # the message as the channel renders it
     attempts: int
 
 
@@ -59,7 +62,7 @@ class Outcome:
     status: str                 # sent | blocked | failed | queued (retry later)
     error: str | None = None
     retry_at: datetime | None = None
-    resident_chat: int | None = None   # for "blocked": mark the resident inactive
+    resident_id: int | None = None     # for "blocked": mark the resident inactive
     count_attempt: bool = True         # a 429 is not the message's fault
 
 
@@ -78,6 +81,17 @@ def requeue_abandoned(sessions: sessionmaker[Session]) -> int:
     return result.rowcount or 0
 
 
+def fail_unreachable(sessions: sessionmaker[Session], push_platforms=PUSH_PLATFORMS) -> int:
+    """Rows for residents of a channel that cannot message anyone unasked (the web chat, the
+    terminal) fail at once rather than wait for ever."""
+    unreachable = select(Resident.id).where(Resident.platform.not_in(push_platforms))
+    with sessions.begin() as session:
+        result = session.execute(update(OutboxMessage).where(OutboxMessage.status == "queued",
+                                                             OutboxMessage.resident_id.in_(unreachable))
+                                 .values(status="failed", last_error="platform cannot receive messages"))
+    return result.rowcount or 0
+
+
 def cancel_requeued(session: Session, ids: list[int] | None = None) -> None:
     """A row of a cancelled broadcast that was being sent at the cancel and comes back to the
     queue (a retry, a 429, a stop, a crash) is cancelled, not sent later."""
@@ -89,42 +103,45 @@ def cancel_requeued(session: Session, ids: list[int] | None = None) -> None:
 
 
 class Sender:
-    """Claims due rows in small batches, paces them out one slot at a time, records outcomes.
+    """Claims due rows of its channel in small batches, paces them out one slot at a time,
+    records outcomes.
 
     Pacing lives in one dispatcher task rather than in each send: at 1000/s, a sleeping task
     per message woke up at every slot and cost more CPU than the sends."""
 
-    def __init__(self, sessions: sessionmaker[Session], poster: MessagePoster, knowledge: Knowledge,
-                 rate: float, paid: bool = False, gate: SendGate | None = None):
+    def __init__(self, sessions: sessionmaker[Session], courier: Courier, knowledge: Knowledge,
+                 rate: float, gate: SendGate | None = None):
         self.sessions = sessions
-        self.poster = poster
+        self.courier = courier
+        self.platform = courier.platform
         self.knowledge = knowledge
         self.rate = rate
-        self.paid = paid
         self.window = window_for(rate)
         self.postgres = sessions.kw["bind"].dialect.name == "postgresql"
-        # The process's replies share this clock and go first (bot/pacing.py); paid broadcasts
-        # have an allowance of their own, so they get a clock of their own.
+        # The channel's replies share this clock and go first (bot/pacing.py).
         self.gate = gate or SendGate(rate)
-        self._last_sent: dict[int, float] = {}              # chat -> when its last message went
-        self._set_aside_until: dict[int, float] = {}        # chat -> when its last one set aside may go
+        self._last_sent: dict[str, float] = {}              # chat -> when its last message went
+        self._set_aside_until: dict[str, float] = {}        # chat -> when its last one set aside may go
         self._ready: deque[Claimed] = deque()               # claimed, waiting for a slot
         self._later: list[tuple[float, int, Claimed]] = []  # heap: waiting for their chat's interval
         self._queued = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._outcomes: list[Outcome] = []
         self._in_flight = 0
-        self._markups: dict[tuple[int, str], str | None] = {}
+        self._rendered: dict[tuple[int, str], Rendered] = {}
+        self._longest_interval = 0.0
         self.sent = 0
 
     # ---- the database side (run in a thread) ---------------------------------------------
     def _claim(self, limit: int) -> list[Claimed]:
         now = utcnow()
         with self.sessions.begin() as session:
-            due = (select(OutboxMessage.id).where(OutboxMessage.status == "queued", OutboxMessage.due_at <= now)
+            due = (select(OutboxMessage.id).join(Resident, Resident.id == OutboxMessage.resident_id)
+                   .where(OutboxMessage.status == "queued", OutboxMessage.due_at <= now,
+                          Resident.platform == self.platform)
                    .order_by(OutboxMessage.due_at, OutboxMessage.id).limit(limit))
-            if self.postgres:
-                due = due.with_for_update(skip_locked=True)  # several processes: never the same row
+            if self.postgres:   # several processes: never the same row
+                due = due.with_for_update(skip_locked=True, of=OutboxMessage)
             ids = list(session.scalars(due))
             if not ids:
                 return []
@@ -137,36 +154,38 @@ class Sender:
             if not ids:
                 return []
             rows = session.execute(
-                select(OutboxMessage.id, Resident.external_id, Resident.platform, Resident.language,
+                select(OutboxMessage.id, Resident.id, Resident.external_id, Resident.language,
                        OutboxMessage.text, OutboxMessage.buttons, OutboxMessage.attempts, Broadcast.id,
                        Broadcast.text, Broadcast.courses)
                 .join(Resident, Resident.id == OutboxMessage.resident_id)
                 .outerjoin(Broadcast, Broadcast.id == OutboxMessage.broadcast_id)
                 .where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.due_at, OutboxMessage.id)).all()
-            claimed, unreachable = [], []
-            for oid, external, platform, language, text, buttons, attempts, b_id, b_text, b_courses in rows:
-                if platform not in PUSH_PLATFORMS or not external.lstrip("-").isdigit():
-                    unreachable.append(oid)
-                    continue
+            claimed = []
+            offered: dict[str, list[int]] = defaultdict(list)   # choices (as JSON) -> residents
+            for oid, resident_id, external, language, text, buttons, attempts, b_id, b_text, b_courses in rows:
                 if b_text is not None:
-                    # One keyboard per broadcast and language, made once.
+                    # One rendering per broadcast and language, made once.
                     key = (b_id, language)
-                    if key not in self._markups:
-                        if len(self._markups) > 1000:  # a sender runs for months
-                            self._markups.clear()
-                        self._markups[key] = _markup(self._course_buttons(b_courses or [], language))
-                    text, markup = b_text, self._markups[key]
+                    if key not in self._rendered:
+                        if len(self._rendered) > 1000:  # a sender runs for months
+                            self._rendered.clear()
+                        self._rendered[key] = self.courier.render(
+                            b_text, self._course_buttons(b_courses or [], language), language)
+                    rendered = self._rendered[key]
                 else:
-                    markup = _markup(buttons)
-                claimed.append(Claimed(oid, int(external), text or "", markup, attempts))
-            if unreachable:
-                session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(unreachable))
-                                .values(status="failed", last_error="platform cannot receive messages"))
+                    rendered = self.courier.render(text or "", _rows(buttons), language)
+                if rendered.choices:
+                    offered[json.dumps(rendered.choices, sort_keys=True)].append(resident_id)
+                claimed.append(Claimed(oid, resident_id, external, rendered.payload, attempts))
+            # The numbers a resident may type now press these buttons (channels without buttons).
+            for choices, residents in offered.items():
+                session.execute(update(Resident).where(Resident.id.in_(residents))
+                                .values(offered_choices=json.loads(choices)))
         return claimed
 
-    def _course_buttons(self, courses: list[str], language: str) -> list:
+    def _course_buttons(self, courses: list[str], language: str) -> list[list[Button]]:
         pack = self.knowledge.pack(language)
-        return [[pack.courses[c].button, f"o:{c}"] for c in courses if c in pack.courses]
+        return [[Button(pack.courses[c].button, encode(Action.OPEN_COURSE, c))] for c in courses if c in pack.courses]
 
     def _record(self, outcomes: list[Outcome]) -> None:
         now = utcnow()
@@ -185,18 +204,21 @@ class Sender:
                 if not o.count_attempt:
                     values["attempts"] = OutboxMessage.attempts - 1
                 session.execute(update(OutboxMessage).where(OutboxMessage.id == o.id).values(**values))
-                if o.resident_chat is not None:
-                    session.execute(update(Resident).where(Resident.platform == "telegram",
-                                                           Resident.external_id == str(o.resident_chat))
-                                    .values(active=False))
+                if o.resident_id is not None:
+                    session.execute(update(Resident).where(Resident.id == o.resident_id).values(active=False))
             requeued = [o.id for o in outcomes if o.status == "queued"]
             if requeued:
                 cancel_requeued(session, requeued)
 
     # ---- the sending side ----------------------------------------------------------------
-    def _chat_free_at(self, chat_id: int) -> float:
+    def _spacing(self, chat_id: str) -> float:
+        interval = self.courier.chat_interval(chat_id)
+        self._longest_interval = max(self._longest_interval, interval)
+        return interval
+
+    def _chat_free_at(self, chat_id: str) -> float:
         last = self._last_sent.get(chat_id)
-        return -math.inf if last is None else last + _spacing(chat_id)
+        return -math.inf if last is None else last + self._spacing(chat_id)
 
     def _next_due(self, now: float) -> Claimed | None:
         """The next message its chat may receive now: one set aside whose chat interval has
@@ -212,7 +234,7 @@ class Sender:
             chat = message.chat_id
             free_at = self._chat_free_at(chat)
             if chat in self._set_aside_until:  # behind the messages to this chat already set aside
-                free_at = max(free_at, self._set_aside_until[chat] + _spacing(chat))
+                free_at = max(free_at, self._set_aside_until[chat] + self._spacing(chat))
             if free_at <= now:
                 return message
             self._set_aside_until[chat] = free_at
@@ -253,30 +275,32 @@ class Sender:
     def _forget_old_chats(self) -> None:
         """Chats with no message for longer than any interval need no entry (a long run reaches
         every resident)."""
-        horizon = time.monotonic() - max(CHAT_INTERVAL, GROUP_INTERVAL)
+        horizon = time.monotonic() - self._longest_interval
         self._last_sent = {c: t for c, t in self._last_sent.items() if t > horizon}
         self._set_aside_until = {c: t for c, t in self._set_aside_until.items() if t > horizon}
 
     async def _send(self, message: Claimed) -> None:
         try:
-            await self.poster.send_message(message.chat_id, message.text, message.markup, self.paid)
-            outcome = Outcome(message.id, "sent")
-            self.sent += 1
-        except RetryAfter as exc:
-            seconds = as_seconds(exc.retry_after)
-            self.gate.pause(seconds)
-            log.warning("Telegram asked to slow down: pausing all sends for %ss", seconds)
-            outcome = Outcome(message.id, "queued", "429 retry_after", count_attempt=False)
-        except Forbidden as exc:
-            outcome = Outcome(message.id, "blocked", _short(exc), resident_chat=message.chat_id)
-        except BadRequest as exc:
-            outcome = Outcome(message.id, "failed", _short(exc))
-        except (TimedOut, NetworkError, TelegramError) as exc:  # network trouble and 5xx: try again later
-            outcome = self._retry(message, _short(exc))
+            delivery = await self.courier.send(message.chat_id, message.payload)
         except Exception as exc:  # noqa: BLE001 - one bad message must not stop the sender
             log.exception("unexpected error sending outbox row %s", message.id)
-            outcome = self._retry(message, type(exc).__name__)
-        self._outcomes.append(outcome)
+            delivery = Delivery(Result.RETRY, type(exc).__name__)
+        self._outcomes.append(self._outcome(message, delivery))
+
+    def _outcome(self, message: Claimed, delivery: Delivery) -> Outcome:
+        result = delivery.result
+        if result is Result.SENT:
+            self.sent += 1
+            return Outcome(message.id, "sent")
+        if result is Result.THROTTLED:
+            self.gate.pause(delivery.retry_after)
+            log.warning("%s asked to slow down: pausing all sends for %ss", self.platform, delivery.retry_after)
+            return Outcome(message.id, "queued", delivery.error, count_attempt=False)
+        if result is Result.STOPPED:
+            return Outcome(message.id, "blocked", delivery.error, resident_id=message.resident_id)
+        if result is Result.FAILED:
+            return Outcome(message.id, "failed", delivery.error)
+        return self._retry(message, delivery.error or "retry")
 
     @staticmethod
     def _retry(message: Claimed, error: str) -> Outcome:
@@ -337,17 +361,6 @@ class Sender:
             await self._flush()
 
 
-def _spacing(chat_id: int) -> float:
-    return GROUP_INTERVAL if chat_id < 0 else CHAT_INTERVAL  # Telegram's group chats have negative ids
-
-
-def _markup(buttons: list | None) -> str | None:
-    """An inline keyboard, one button per row, as the JSON Telegram takes."""
-    if not buttons:
-        return None
-    rows = [[{"text": label, "callback_data": data}] for label, data in buttons]
-    return json.dumps({"inline_keyboard": rows}, ensure_ascii=False)
-
-
-def _short(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"[:200]
+def _rows(buttons: list | None) -> list[list[Button]]:
+    """An outbox row's buttons ([label, data] pairs) as keyboard rows, one button per row."""
+    return [[Button(label, data)] for label, data in buttons or []]

@@ -1,27 +1,37 @@
 """Gia đình số: a household learns together; it counts once a member has finished the core
-courses (knowledge/targets.yaml). Members join through a link: hh_<code>."""
+courses (knowledge/targets.yaml). Members join through a link, hh_<code>, or by sending the code
+(bot/share_codes.py)."""
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.crockford import new_code
 from bot.models import Completion, Household, Resident
 
 HOUSEHOLD_PREFIX = "hh_"
+CODE_LENGTH = 8   # 40 bits: hard to guess, short enough to read out over the phone
 
 
-def _hash(code: str) -> str:
+def hash_code(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
+
+
+def _unused_code(session: Session) -> str:
+    """A code no household has (hashes are unique: a clash would fail the whole turn)."""
+    while True:
+        code = new_code(CODE_LENGTH)
+        if session.scalar(select(Household.id).where(Household.code_hash == hash_code(code))) is None:
+            return code
 
 
 def create_household(session: Session, resident: Resident) -> str:
     """Make a household with the resident in it; returns the code for the invite link."""
-    code = secrets.token_urlsafe(9)
-    household = Household(code_hash=_hash(code), village_id=resident.village_id, created_by=resident.id)
+    code = _unused_code(session)
+    household = Household(code_hash=hash_code(code), village_id=resident.village_id, created_by=resident.id)
     session.add(household)
     session.flush()
     resident.household_id = household.id
@@ -33,13 +43,13 @@ def new_invite_code(session: Session, resident: Resident) -> str | None:
     household = session.get(Household, resident.household_id) if resident.household_id else None
     if household is None:
         return None
-    code = secrets.token_urlsafe(9)
-    household.code_hash = _hash(code)
+    code = _unused_code(session)
+    household.code_hash = hash_code(code)
     return code
 
 
 def join_household(session: Session, resident: Resident, code: str) -> bool:
-    household = session.scalar(select(Household).where(Household.code_hash == _hash(code)))
+    household = session.scalar(select(Household).where(Household.code_hash == hash_code(code)))
     if household is None:
         return False
     resident.household_id = household.id

@@ -16,18 +16,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from bot.aiohttp_request import AiohttpRequest
 from bot.config import Settings
-from bot.delivery import Sender, window_for
-from bot.message_poster import MessagePoster
-from bot.pacing import SendGate
+from bot.delivery import Sender, fail_unreachable, requeue_abandoned
 from bot.scheduler import build_scheduler
 
 if TYPE_CHECKING:
-    from telegram.ext import Application
-
     from bot.assistant import Assistant
-    from bot.web import TelegramStatus
+    from bot.channels import Channel
 
 log = logging.getLogger(__name__)
 
@@ -84,21 +79,18 @@ class Leadership:
 
 
 class LeaderRole:
-    """The scheduler and the outbox sender, run by the process that holds the lock (Leadership).
-    A process that loses the lock (its connection broke) stops both and keeps trying to lead
-    again, as every process that does not lead does."""
+    """The scheduler and one outbox sender per channel that can push, run by the process that
+    holds the lock (Leadership). A process that loses the lock (its connection broke) stops them
+    and keeps trying to lead again, as every process that does not lead does."""
 
-    def __init__(self, settings: Settings, assistant: Assistant, telegram_app: Application | None,
-                 telegram: TelegramStatus, gate: SendGate):
-        self.settings, self.assistant, self.telegram_app, self.telegram = settings, assistant, telegram_app, telegram
-        self.gate = gate
+    def __init__(self, settings: Settings, assistant: Assistant, channels: list[Channel]):
+        self.settings, self.assistant, self.channels = settings, assistant, channels
         self.leadership = Leadership(assistant.sessions.kw["bind"])
         self.retry_seconds = LEADER_RETRY_SECONDS
         self.takeover_seconds = TAKEOVER_SECONDS
         self.scheduler = None
         self.stop_sending = asyncio.Event()
-        self.sender_task: asyncio.Task | None = None
-        self.poster: MessagePoster | None = None
+        self.sender_tasks: list[asyncio.Task] = []
         self.is_leader = False
         self.terms = 0   # how many times this process has taken the lead
         # When this process last knew that some process led (itself, or another holding the lock).
@@ -133,35 +125,35 @@ class LeaderRole:
             self.scheduler = build_scheduler(self.assistant.sessions, s.timezone, self.assistant.knowledge, s.quiet,
                                              s.reminder_days)
             self.scheduler.start()
-            if self.telegram_app is not None:
-                self.stop_sending = asyncio.Event()
-                self.sender_task = asyncio.create_task(self.send_when_ready())
+            self.stop_sending = asyncio.Event()
+            # Rows a dead leader left "sending" go back in the queue once, before any sender claims.
+            await asyncio.to_thread(requeue_abandoned, self.assistant.sessions)
+            self.sender_tasks = [asyncio.create_task(self.send_when_ready(channel)) for channel in self.channels]
             while await asyncio.to_thread(self.leadership.still_held):
                 self.leader_seen = time.monotonic()
+                await asyncio.to_thread(fail_unreachable, self.assistant.sessions)
                 await asyncio.sleep(self.retry_seconds)
             log.error("leadership lost: stopping the scheduler and the sender, then trying to lead again")
         finally:
             await self.stop()
 
-    async def send_when_ready(self) -> None:
-        ready = asyncio.create_task(self.telegram.ready.wait())
+    async def send_when_ready(self, channel: Channel) -> None:
+        """Drain the channel's share of the outbox once it is connected, at its own rate."""
+        ready = asyncio.create_task(channel.ready.wait())
         stopping = asyncio.create_task(self.stop_sending.wait())
         await asyncio.wait({ready, stopping}, return_when=asyncio.FIRST_COMPLETED)
         ready.cancel()
         stopping.cancel()
-        if self.stop_sending.is_set():
+        courier = None if self.stop_sending.is_set() else channel.courier()
+        if courier is None:
             return
-        s = self.settings
-        rate = s.effective_send_rate
-        # The sender posts through its own aiohttp connection pool (bot/message_poster.py): a
-        # broadcast is thousands of requests, and the default backend costs 20 times more CPU each.
-        self.poster = MessagePoster(s.telegram_bot_token, s.telegram_api_url,
-                                    AiohttpRequest(connection_pool_size=window_for(rate) + 8))
-        await self.poster.initialize()
-        # Replies share the gate and go first; paid broadcasts have an allowance of their own.
-        sender = Sender(self.assistant.sessions, self.poster, self.assistant.knowledge, rate,
-                        paid=s.paid_broadcast, gate=None if s.paid_broadcast else self.gate)
-        await sender.run(self.stop_sending)
+        await courier.start()
+        try:
+            sender = Sender(self.assistant.sessions, courier, self.assistant.knowledge, channel.rate,
+                            gate=channel.outbox_gate())
+            await sender.run(self.stop_sending, recover=False)
+        finally:
+            await courier.stop()
 
     def problem(self) -> str | None:
         """For /healthz: nobody has led for longer than a takeover takes."""
@@ -173,12 +165,9 @@ class LeaderRole:
 
     async def stop(self) -> None:
         self.stop_sending.set()
-        if self.sender_task is not None:
-            await asyncio.gather(self.sender_task, return_exceptions=True)
-            self.sender_task = None
-        if self.poster is not None:
-            await self.poster.shutdown()
-            self.poster = None
+        if self.sender_tasks:
+            await asyncio.gather(*self.sender_tasks, return_exceptions=True)
+            self.sender_tasks = []
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.scheduler = None

@@ -80,6 +80,10 @@ class Resident(Base):
     # kept on this row, it goes with the resident when they are forgotten.
     asked_question: Mapped[str | None] = mapped_column(String(200))
     asked_answer: Mapped[str | None] = mapped_column(String(200))
+    # Where buttons are typed numbers (Zalo): the button data of the last message that offered
+    # choices, by number ({"1": "s:vneid:2", "0": "m"}). It names targets only, so an old number
+    # stays harmless. Only residents have it: before consent the channel keeps it in memory.
+    offered_choices: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -155,6 +159,18 @@ class ProcessedUpdate(Base):
     source: Mapped[str] = mapped_column(String(16), primary_key=True)
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class ShareCode(Base):
+    """A short code standing for a guide share link's payload (g_<course>_<step>_<ambassador>),
+    for channels with no deep links (Zalo) and for reading out over the phone. The payload holds
+    no secret; household and ambassador invite codes are short by themselves and kept hashed."""
+
+    __tablename__ = "share_codes"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    payload: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class InboxUpdate(Base):

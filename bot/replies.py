@@ -1,11 +1,11 @@
 """What the conversation core says back: platform-neutral text plus rows of buttons.
 
-Adapters (Telegram, web chat, terminal, later Zalo) only translate these.
+Channels (bot/channels/: Telegram, Zalo, the web chat, the terminal) only render these.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Callable, Literal
 
 CALLBACK_DATA_MAX = 64  # Telegram's limit for callback_data, in bytes
 
@@ -15,10 +15,20 @@ class Button:
     label: str
     data: str = ""
     url: str | None = None   # a link button (a share link) instead of a callback
+    # A short code standing for a share link (bot/share_codes.py), as residents see it ("ABC-123"),
+    # for channels with no links to open a bot (Zalo) and for reading out over the phone. A
+    # channel that cannot show `url` shows the code instead (code_line).
+    code: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.data.encode()) > CALLBACK_DATA_MAX:
             raise ValueError(f"button data too long: {self.data!r}")
+
+
+def code_line(button: Button, _: Callable[[str], str]) -> str:
+    """A button standing for a share link, where there is no link to open (Zalo, the web chat, the
+    terminal, a card read out over the phone): its label and the code to send instead."""
+    return _("{label}: send the code {code} to the assistant").format(label=button.label, code=button.code)
 
 
 @dataclass
@@ -32,8 +42,8 @@ class Reply:
         return {
             "text": self.text,
             "edit": self.edit,
-            "buttons": [[{"label": b.label, "data": b.data} | ({"url": b.url} if b.url else {}) for b in row]
-                        for row in self.buttons],
+            "buttons": [[{"label": b.label, "data": b.data} | ({"url": b.url} if b.url else {})
+                         | ({"code": b.code} if b.code else {}) for b in row] for row in self.buttons],
         }
 
 

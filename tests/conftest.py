@@ -107,3 +107,10 @@ def settings_for(database_url):
 
 def repo_path(*parts: str) -> Path:
     return REPO_ROOT.joinpath(*parts)
+
+
+@pytest.fixture(autouse=True)
+def fresh_wrong_code_budget(monkeypatch):
+    """The process-wide budget of wrong share codes starts full in every test."""
+    from bot import share_codes
+    monkeypatch.setattr(share_codes, "wrong_codes", share_codes.WrongCodes())

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import threading
 import time
 from collections import Counter, defaultdict, deque
@@ -36,6 +35,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.background_server import serve_in_thread
 
 TOKEN = "123456:TEST-token-for-the-fake-server"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Trợ lý BDHVS", "username": "hocvuso_test_bot",
@@ -149,23 +150,9 @@ class FakeBotAPI:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> FakeBotAPI:
-        sock = socket.socket()
-        # Without TCP_NODELAY every answer waits ~40 ms for a delayed ACK (Nagle's algorithm),
-        # which made each bot round trip take ~90 ms. Accepted connections inherit the option.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
         app = Starlette(routes=[Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"])],
                         lifespan=self._lifespan)
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("fake Bot API server did not start")
-            time.sleep(0.01)
+        self._server, self._thread, self.port = serve_in_thread(app, "fake Bot API server")
         return self
 
     def stop(self) -> None:

@@ -9,7 +9,7 @@ from typing import Callable
 from telegram import Update
 from telegram.ext import TypeHandler
 
-from bot.adapters.telegram import build_application
+from bot.channels.telegram.inbound import build_application
 from bot.assistant import Assistant
 from bot.config import Settings
 from bot.i18n import translator

@@ -15,9 +15,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from bot.aiohttp_request import AiohttpRequest
+from bot.channels.telegram.request import AiohttpRequest
 from bot.delivery import Sender
-from bot.message_poster import MessagePoster
+from bot.channels.telegram.courier import TelegramCourier
+from bot.channels.telegram.poster import MessagePoster
 from bot.models import AuditEntry, Broadcast, OutboxMessage, Resident
 from bot.web import create_app
 from tests.http_helpers import serving
@@ -126,7 +127,7 @@ async def sender_running(sessions, knowledge, fake_api, rate: float):
     request = AiohttpRequest(connection_pool_size=16, read_timeout=5, connect_timeout=5)
     async with MessagePoster(fake_api.token, fake_api.url, request) as poster:
         stop = asyncio.Event()
-        task = asyncio.create_task(Sender(sessions, poster, knowledge, rate=rate).run(stop, idle_poll=0.05))
+        task = asyncio.create_task(Sender(sessions, TelegramCourier(poster), knowledge, rate=rate).run(stop, idle_poll=0.05))
         try:
             yield
         finally:

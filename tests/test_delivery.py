@@ -11,12 +11,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
+import bot.channels.telegram.courier as telegram_courier
 import bot.delivery as delivery
-from bot.aiohttp_request import AiohttpRequest
+from bot.channels.telegram.request import AiohttpRequest
 from admin_api.audience import recipients
 from admin_api.schemas import Audience
 from bot.delivery import Sender, requeue_abandoned
-from bot.message_poster import MessagePoster
+from bot.channels.telegram.courier import TelegramCourier
+from bot.channels.telegram.poster import MessagePoster
 from bot.models import Broadcast, OutboxMessage, Resident
 
 FIRST_CHAT = 7000
@@ -85,7 +87,7 @@ async def test_a_broadcast_reaches_everyone_once_within_the_rate(fake_api, sessi
     fake_api.global_rate, fake_api.per_chat_interval = 30, 1.0
     queue_broadcast(sessions, courses=["vneid"])
     async with make_poster(fake_api) as poster:
-        took = await drain(Sender(sessions, poster, knowledge, rate=20), sessions)
+        took = await drain(Sender(sessions, TelegramCourier(poster), knowledge, rate=20), sessions)
     assert statuses(sessions) == Counter(sent=40)
     assert sorted(r.chat_id for r in fake_api.sent) == chats and not fake_api.duplicates()
     assert fake_api.rate_limited == 0
@@ -100,7 +102,7 @@ async def test_429_pauses_all_sending_for_retry_after(fake_api, sessions, knowle
     fake_api.global_rate, fake_api.retry_after_seconds = 4, 1
     queue_broadcast(sessions)
     async with make_poster(fake_api) as poster:
-        await drain(Sender(sessions, poster, knowledge, rate=50), sessions)
+        await drain(Sender(sessions, TelegramCourier(poster), knowledge, rate=50), sessions)
     assert fake_api.rate_limited > 0
     assert statuses(sessions) == Counter(sent=12) and not fake_api.duplicates()
     with sessions() as session:  # a 429 is not counted against the message's attempts
@@ -112,7 +114,7 @@ async def test_403_marks_the_resident_inactive_and_leaves_them_out_later(fake_ap
     fake_api.blocked_chats = {chats[1]}
     queue_broadcast(sessions)
     async with make_poster(fake_api) as poster:
-        await drain(Sender(sessions, poster, knowledge, rate=50), sessions)
+        await drain(Sender(sessions, TelegramCourier(poster), knowledge, rate=50), sessions)
     assert statuses(sessions) == Counter(sent=2, blocked=1)
     with sessions() as session:
         assert session.scalar(select(Resident.active).where(Resident.external_id == str(chats[1]))) is False
@@ -125,7 +127,7 @@ async def test_chat_not_found_fails_without_retry(fake_api, sessions, knowledge)
     fake_api.known_chats = {chats[0]}
     queue_broadcast(sessions)
     async with make_poster(fake_api) as poster:
-        await drain(Sender(sessions, poster, knowledge, rate=50), sessions)
+        await drain(Sender(sessions, TelegramCourier(poster), knowledge, rate=50), sessions)
     assert statuses(sessions) == Counter(sent=1, failed=1)
     with sessions() as session:
         failed = session.scalar(select(OutboxMessage).where(OutboxMessage.status == "failed"))
@@ -138,7 +140,7 @@ async def test_timeouts_and_5xx_are_retried_with_backoff_then_given_up(fake_api,
     fake_api.fail_sends_with(502, "Bad Gateway", 1)   # a 5xx
     queue_broadcast(sessions)
     async with make_poster(fake_api, read_timeout=0.5) as poster:
-        await drain(Sender(sessions, poster, knowledge, rate=50), sessions)
+        await drain(Sender(sessions, TelegramCourier(poster), knowledge, rate=50), sessions)
     assert statuses(sessions) == Counter(sent=3)
     with sessions() as session:
         assert sorted(session.scalars(select(OutboxMessage.attempts))) == [1, 2, 2]
@@ -150,7 +152,7 @@ async def test_timeouts_and_5xx_are_retried_with_backoff_then_given_up(fake_api,
     queue_broadcast(sessions)
     fake_api.fail_sends_with(502, "Bad Gateway", 100)
     async with make_poster(fake_api) as poster:
-        await drain(Sender(sessions, poster, knowledge, rate=50), sessions)
+        await drain(Sender(sessions, TelegramCourier(poster), knowledge, rate=50), sessions)
     with sessions() as session:
         attempts = dict(session.execute(select(OutboxMessage.status, func.max(OutboxMessage.attempts))
                                         .group_by(OutboxMessage.status)).all())
@@ -163,7 +165,7 @@ async def test_one_message_per_second_per_chat(fake_api, sessions, knowledge):
     for n in range(3):
         queue_broadcast(sessions, text=f"tin {n}")
     async with make_poster(fake_api) as poster:
-        await drain(Sender(sessions, poster, knowledge, rate=25), sessions)
+        await drain(Sender(sessions, TelegramCourier(poster), knowledge, rate=25), sessions)
     times = [r.ts for r in fake_api.sent_to(chat)]
     assert len(times) == 3 and fake_api.rate_limited == 0
     assert all(b - a >= 0.95 for a, b in zip(times, times[1:]))
@@ -172,13 +174,13 @@ async def test_one_message_per_second_per_chat(fake_api, sessions, knowledge):
 async def test_a_group_waits_its_interval_without_holding_back_the_others(fake_api, sessions, knowledge, monkeypatch):
     # Telegram's limit is 3 s and the sender keeps 3.1: the same logic, quicker, with the same kind
     # of margin, since the fake API times arrivals, a little after the sender's own clock.
-    monkeypatch.setattr(delivery, "GROUP_INTERVAL", 0.7)
+    monkeypatch.setattr(telegram_courier, "GROUP_INTERVAL", 0.7)
     [group] = add_residents(sessions, 1, first=-1001234)
     people = add_residents(sessions, 8)
     queue_broadcast(sessions, text="tin 1")
     queue_broadcast(sessions, text="tin 2")
     async with make_poster(fake_api) as poster:
-        await drain(Sender(sessions, poster, knowledge, rate=50), sessions)
+        await drain(Sender(sessions, TelegramCourier(poster), knowledge, rate=50), sessions)
     first, second = [r.ts for r in fake_api.sent_to(group)]
     assert second - first >= 0.6
     # Every resident's two messages went while the group's second one waited its turn.
@@ -191,7 +193,7 @@ async def test_paid_broadcasts_go_faster_than_the_free_limit(fake_api, sessions,
     fake_api.global_rate, fake_api.paid_rate = 30, 1000
     queue_broadcast(sessions, courses=["vneid"])
     async with make_poster(fake_api) as poster:
-        took = await drain(Sender(sessions, poster, knowledge, rate=300, paid=True), sessions)
+        took = await drain(Sender(sessions, TelegramCourier(poster, paid=True), knowledge, rate=300), sessions)
     assert statuses(sessions) == Counter(sent=120) and fake_api.rate_limited == 0
     assert all(r.allow_paid_broadcast for r in fake_api.sent)
     assert took < 120 / 30  # more than the 30/s a free broadcast may use
@@ -201,7 +203,7 @@ async def test_stopping_puts_back_what_was_claimed_but_not_yet_sent(fake_api, se
     add_residents(sessions, 12)
     queue_broadcast(sessions)
     async with make_poster(fake_api) as poster:
-        sender = Sender(sessions, poster, knowledge, rate=2)   # claims 4, sends 2 a second
+        sender = Sender(sessions, TelegramCourier(poster), knowledge, rate=2)   # claims 4, sends 2 a second
         stop = asyncio.Event()
         task = asyncio.create_task(sender.run(stop, idle_poll=0.05))
         while len(fake_api.sent) < 2:
@@ -220,7 +222,7 @@ async def test_a_crash_mid_broadcast_loses_nothing_and_repeats_at_most_the_windo
     fake_api.send_delay = 0.02
     queue_broadcast(sessions)
     async with make_poster(fake_api) as poster:
-        first = Sender(sessions, poster, knowledge, rate=40)
+        first = Sender(sessions, TelegramCourier(poster), knowledge, rate=40)
         stop = asyncio.Event()
         task = asyncio.create_task(first.run(stop, idle_poll=0.05))
         while len(fake_api.sent) < 10:
@@ -230,7 +232,7 @@ async def test_a_crash_mid_broadcast_loses_nothing_and_repeats_at_most_the_windo
         crashed = statuses(sessions)
         assert crashed["sending"] <= first.window
         assert requeue_abandoned(sessions) == crashed["sending"]
-        await drain(Sender(sessions, poster, knowledge, rate=40), sessions)
+        await drain(Sender(sessions, TelegramCourier(poster), knowledge, rate=40), sessions)
     assert statuses(sessions) == Counter(sent=30)
     assert len({r.chat_id for r in fake_api.sent}) == 30                       # nothing lost
     assert sum(n - 1 for n in fake_api.duplicates().values()) <= first.window   # repeats bounded
@@ -241,7 +243,7 @@ async def test_two_senders_share_one_outbox_without_duplicates(fake_api, session
     fake_api.send_delay = 0.01
     queue_broadcast(sessions)
     async with make_poster(fake_api) as poster:
-        a, b = Sender(sessions, poster, knowledge, rate=60), Sender(sessions, poster, knowledge, rate=60)
+        a, b = Sender(sessions, TelegramCourier(poster), knowledge, rate=60), Sender(sessions, TelegramCourier(poster), knowledge, rate=60)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(s.run(stop, idle_poll=0.05, recover=False)) for s in (a, b)]
         deadline = time.monotonic() + 30
@@ -263,7 +265,7 @@ async def test_messages_due_later_wait(fake_api, sessions, knowledge):
             due_at=datetime.now(timezone.utc) + timedelta(hours=10)))
         session.commit()
     async with make_poster(fake_api) as poster:
-        sender = Sender(sessions, poster, knowledge, rate=50)
+        sender = Sender(sessions, TelegramCourier(poster), knowledge, rate=50)
         stop = asyncio.Event()
         task = asyncio.create_task(sender.run(stop, idle_poll=0.05))
         await asyncio.sleep(0.5)
@@ -288,7 +290,7 @@ async def test_reminders_and_announcements_arrive_with_their_buttons(fake_api, a
         session.execute(OutboxMessage.__table__.update().values(due_at=datetime.now(timezone.utc)))
         session.commit()
     async with make_poster(fake_api) as poster:
-        await drain(Sender(sessions, poster, knowledge, rate=50), sessions)
+        await drain(Sender(sessions, TelegramCourier(poster), knowledge, rate=50), sessions)
     [record] = fake_api.sent_to(8001)
     buttons = [b["callback_data"] for row in record.reply_markup["inline_keyboard"] for b in row]
     assert buttons == ["s:vneid:0", "rm:0"] and "VNeID" in record.text

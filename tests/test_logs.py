@@ -38,7 +38,7 @@ async def test_debug_logs_carry_no_personal_data_or_secrets(tmp_path, processes,
     serve.terminate()
 
     logs = serve.stdout + serve.stderr
-    assert "DEBUG bot.adapters.telegram: update" in logs   # the logs were captured, at DEBUG
+    assert "DEBUG bot.channels.telegram.inbound: update" in logs   # the logs were captured, at DEBUG
     secrets = {"chat id": str(CHAT), "neighbour's chat id": str(NEIGHBOUR), "name": NAME,
                "typed text": "Qmarkerword", "typed password": "Xq7pLm22zz", "invite code": invite,
                "household code": household.removeprefix("hh_"), "admin token": ADMIN, "wrong token": WRONG,

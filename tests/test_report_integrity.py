@@ -21,7 +21,7 @@ from admin_api.reports.columns import GROUP_COLUMNS, INDICATOR_COLUMNS, VILLAGE_
 from admin_api.reports.docx import (WORD_AMBASSADORS, WORD_FAMILIES, WORD_GROUPS, WORD_INDICATORS, WORD_VILLAGES,
                                     WORD_WEB)
 from admin_api.reports.xlsx import label
-from bot.adapters import web as webchat
+from bot.channels.web import chat as webchat
 from bot.models import Completion, Progress, Resident
 from bot.web import create_app
 from tests.http_helpers import serving

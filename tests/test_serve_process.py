@@ -38,7 +38,7 @@ class Serve:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.out_path, self.err_path = workdir / f"{name}.out", workdir / f"{name}.err"
-        environ = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "HOCVUSO_"))}
+        environ = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ZALO_", "HOCVUSO_"))}
         environ.update({"HOCVUSO_HOST": "127.0.0.1", "HOCVUSO_PORT": str(self.port),
                         "PYTHONUNBUFFERED": "1"})
         environ.update(env)

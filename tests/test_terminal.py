@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import select
 
-from bot.adapters.terminal import render, run_chat
+from bot.channels.terminal.chat import render, run_chat
 from bot.i18n import translator
 from bot.models import Completion, Progress, Resident
 from bot.replies import Button, Reply

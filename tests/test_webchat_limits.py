@@ -22,7 +22,7 @@ from limits import parse_many
 from schemathesis.checks import (content_type_conformance, not_a_server_error, response_headers_conformance,
                                  response_schema_conformance, status_code_conformance)
 
-from bot.adapters.web import NEW_RESIDENTS_PER_ADDRESS, PER_SESSION, WebChatLimits
+from bot.channels.web.chat import NEW_RESIDENTS_PER_ADDRESS, PER_SESSION, WebChatLimits
 from bot.models import Resident
 from bot.web import create_app
 from tests.http_helpers import serving

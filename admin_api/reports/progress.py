@@ -33,7 +33,7 @@ from bot.models import Completion, Household, Progress, Resident, Target, Villag
 
 TOP_AMBASSADORS = 10   # named in the report for commendation (khen thưởng)
 CellKey = tuple[str | None, str | None]   # (village id, group id)
-WEB_PLATFORM = "web"    # Resident.platform of the web chat (bot/adapters/web.PLATFORM)
+WEB_PLATFORM = "web"    # Resident.platform of the web chat (bot/channels/web.PLATFORM)
 PER_RESIDENT = ("registered", "new_in_period", "adults", "core_completed", "core_adults", "core_adults_web",
                 "certified_adults", "certified_adults_web")
 FIELDS = (*PER_RESIDENT, "courses_started", "courses_completed")

@@ -15,6 +15,7 @@ from admin_api.schemas import ID_PATTERN, AmbassadorOut, InviteIn, InviteOut, Ra
 from bot.ambassadors import INVITE_PREFIX, create_invite, deep_link, ranking
 from bot.i18n import N_
 from bot.models import Completion, HelpSession, Referral, Resident, Village
+from bot.share_codes import display
 
 router = APIRouter(prefix="/ambassadors", tags=["ambassadors"])
 may_manage = allow("admin", "village")
@@ -35,8 +36,8 @@ def create_ambassador_invite(body: InviteIn, request: Request, caller: Caller = 
           {"village": village, "days": body.days, "max_uses": body.max_uses})
     session.commit()
     username = request.app.state.assistant.bot_username
-    return InviteOut(code=code, command=f"/daisuso {code}", village_id=village, expires_at=invite.expires_at,
-                     max_uses=invite.max_uses,
+    return InviteOut(code=code, display_code=display(code), command=f"/daisuso {code}", village_id=village,
+                     expires_at=invite.expires_at, max_uses=invite.max_uses,
                      link=deep_link(username, f"{INVITE_PREFIX}{code}") if username else None)
 
 

@@ -22,7 +22,7 @@ from admin_api.errors import ApiError
 from admin_api.schemas import (Audience, BroadcastCreated, BroadcastIn, BroadcastPreview, BroadcastState,
                                BroadcastStatus)
 from bot.i18n import N_
-from bot.models import Broadcast, OutboxMessage
+from bot.models import Broadcast, OutboxMessage, Resident
 from bot.quiet import after_quiet_hours
 
 router = APIRouter(prefix="/broadcasts", tags=["broadcasts"])
@@ -106,10 +106,12 @@ def _get(session: Session, caller: Caller, broadcast_id: int) -> Broadcast:
 
 @dataclass(frozen=True)
 class Tally:
-    """A broadcast's outbox rows by status, and how many of the queued ones wait for a retry."""
+    """A broadcast's outbox rows by status (in all, and by channel), and how many of the queued
+    ones wait for a retry."""
 
     counts: dict[str, int]
     retrying: int
+    channels: dict[str, dict[str, int]]
 
 
 def _tally(session: Session, broadcast_id: int) -> Tally:
@@ -117,14 +119,17 @@ def _tally(session: Session, broadcast_id: int) -> Tally:
     # for a retry. A 429 gives its attempt back but leaves last_error, hence both tests.
     tried = case((or_(OutboxMessage.attempts > 0, OutboxMessage.last_error.is_not(None)), 1), else_=0)
     rows = session.execute(
-        select(OutboxMessage.status, func.count(), func.sum(tried))
-        .where(OutboxMessage.broadcast_id == broadcast_id).group_by(OutboxMessage.status))
+        select(Resident.platform, OutboxMessage.status, func.count(), func.sum(tried))
+        .join(Resident, Resident.id == OutboxMessage.resident_id)
+        .where(OutboxMessage.broadcast_id == broadcast_id).group_by(Resident.platform, OutboxMessage.status))
     counts, retrying = dict.fromkeys(ROW_STATES, 0), 0
-    for status, count, tried_count in rows:
-        counts[status] = count
+    channels: dict[str, dict[str, int]] = {}
+    for platform, status, count, tried_count in rows:
+        counts[status] += count
+        channels.setdefault(platform, dict.fromkeys(ROW_STATES, 0))[status] = count
         if status == "queued":
-            retrying = int(tried_count or 0)
-    return Tally(counts, retrying)
+            retrying += int(tried_count or 0)
+    return Tally(counts, retrying, dict(sorted(channels.items())))
 
 
 def broadcast_state(broadcast: Broadcast, tally: Tally) -> BroadcastState:
@@ -146,7 +151,7 @@ def _status(session: Session, broadcast: Broadcast) -> BroadcastStatus:
         id=broadcast.id, status=broadcast_state(broadcast, tally), text=broadcast.text, courses=broadcast.courses,
         audience=Audience(**broadcast.audience), urgent=broadcast.urgent, due_at=broadcast.due_at,
         created_at=broadcast.created_at, created_by=broadcast.created_by, recipients=broadcast.recipients,
-        **tally.counts)
+        channels=tally.channels, **tally.counts)
 
 
 @router.get("/{broadcast_id}", response_model=BroadcastStatus)

@@ -179,7 +179,8 @@ def _load_language(c: _Collector, lang_dir: Path, sources: dict[str, str], spell
                         shorthand=shorthand.root if shorthand else {},
                         stopwords=frozenset(stopwords.words) if stopwords else frozenset(),
                         particles=frozenset(stopwords.particles) if stopwords else frozenset(),
-                        closings=frozenset(stopwords.closings) if stopwords else frozenset())
+                        closings=frozenset(stopwords.closings) if stopwords else frozenset(),
+                        code_words=frozenset(stopwords.code_words) if stopwords else frozenset())
     pack.notes = _glossary_notes(c, lang_dir / "glossary.yaml", pack)
     return pack
 

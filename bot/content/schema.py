@@ -204,6 +204,8 @@ class Stopwords(Strict):
     particles: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+$")]] = []
     # Words that close a question ("... với", "... vậy") but mean something elsewhere ("vay tiền").
     closings: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+$")]] = []
+    # Words a resident may put before a share code ("code: ABC-123"), skipped when reading it.
+    code_words: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+$")]] = []
 
 
 class SmalltalkKind(Strict):
@@ -261,6 +263,7 @@ class LanguagePack:
     stopwords: frozenset[str] = frozenset()
     particles: frozenset[str] = frozenset()
     closings: frozenset[str] = frozenset()
+    code_words: frozenset[str] = frozenset()   # stopwords.yaml: before a share code (bot/share_codes.py)
     smalltalk: Smalltalk = field(default_factory=Smalltalk)
     privacy: Privacy = field(default_factory=Privacy)   # privacy.yaml: cut from the unanswered log
     report_labels: dict[str, str] = field(default_factory=dict)   # report.yaml: the periodic report's wording

@@ -1,10 +1,10 @@
 """Routing: which handler answers which command or button.
 
-Commands get (turn, args_text); buttons get (turn, data_parts). Button data is short,
-colon-separated and names its target, so replaying a button is harmless.
+Commands get (turn, args_text); buttons get (turn, args), as bot.button_data decodes them.
 """
 from __future__ import annotations
 
+from bot.button_data import Action
 from bot.handlers import (account, ambassador, ask, course, events, household, language, menu, profile, quiz,
                           settings, start)
 
@@ -25,27 +25,27 @@ COMMANDS = {
 }
 
 BUTTONS = {
-    "c": start.answer_consent,
-    "pv": profile.village_page,
-    "v": profile.choose_village,
-    "g": profile.choose_group,
-    "a": profile.choose_age,
-    "ps": profile.skip_question,
-    "m": menu.show_menu_button,
-    "o": course.open_course,
-    "s": course.show_step,
-    "q": quiz.start_quiz,
-    "qa": quiz.answer,
-    "t": account.show_progress,
-    "h": account.show_help,
-    "x": account.confirm_delete,
-    "l": language.choose_language,
-    "f": ask.show_faq,
-    "vo": ask.vote,
-    "ev": events.toggle_reminders,
-    "cert": account.report_certified,
-    "rm": settings.set_reminders,
-    "sh": ambassador.share,
-    "hs": ambassador.log_session,
-    "gd": household.household_button,
+    Action.CONSENT: start.answer_consent,
+    Action.VILLAGE_PAGE: profile.village_page,
+    Action.VILLAGE: profile.choose_village,
+    Action.GROUP: profile.choose_group,
+    Action.AGE: profile.choose_age,
+    Action.PROFILE_SKIP: profile.skip_question,
+    Action.MENU: menu.show_menu_button,
+    Action.OPEN_COURSE: course.open_course,
+    Action.STEP: course.show_step,
+    Action.QUIZ: quiz.start_quiz,
+    Action.QUIZ_ANSWER: quiz.answer,
+    Action.PROGRESS: account.show_progress,
+    Action.HELP: account.show_help,
+    Action.DELETE: account.confirm_delete,
+    Action.LANGUAGE: language.choose_language,
+    Action.FAQ: ask.show_faq,
+    Action.VOTE: ask.vote,
+    Action.EVENT: events.toggle_reminders,
+    Action.CERTIFIED: account.report_certified,
+    Action.REMINDERS: settings.set_reminders,
+    Action.SHARE: ambassador.share,
+    Action.HANDS_ON: ambassador.log_session,
+    Action.HOUSEHOLD: household.household_button,
 }

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.button_data import NO, YES, Action, encode
 from bot.handlers.menu import menu_reply, resume_target
 from bot.handlers.quiz import completed_courses
 from bot.handlers.turn import Turn
@@ -39,22 +40,22 @@ def show_progress(turn: Turn, args=None) -> list[Reply]:
         course, step = resume
         if step == len(course.steps) - 1:
             lines.append(_("Next: take the quiz of «{course}».").format(course=course.button))
-            buttons.append([Button(_("📝 Take the quiz"), f"q:{course.id}")])
+            buttons.append([Button(_("📝 Take the quiz"), encode(Action.QUIZ, course.id))])
         else:
             lines.append(_("Next: continue «{course}» at step {n}.").format(course=course.button, n=step + 1))
-            buttons.append([Button(_("▶️ Continue"), f"s:{course.id}:{step}")])
+            buttons.append([Button(_("▶️ Continue"), encode(Action.STEP, course.id, step))])
     elif next_course:
         lines.append(_("Next: start «{course}».").format(course=next_course.button))
-        buttons.append([Button(_("▶️ Start"), f"o:{next_course.id}")])
+        buttons.append([Button(_("▶️ Start"), encode(Action.OPEN_COURSE, next_course.id))])
     else:
         lines.append(_("You have completed every course. 🎉 Help a neighbour learn too!"))
     if turn.resident.certified_at is not None:
         lines.append(_("🎖 You told me you are certified on VNeID (on {date}).").format(
             date=turn.format_date(turn.resident.certified_at)))
-        buttons.append([Button(_("↩️ I am not certified yet"), "cert:0")])
+        buttons.append([Button(_("↩️ I am not certified yet"), encode(Action.CERTIFIED, 0))])
     else:
-        buttons.append([Button(_("🎖 I am certified on VNeID"), "cert:1")])
-    buttons.append([Button(_("🏠 Menu"), "m")])
+        buttons.append([Button(_("🎖 I am certified on VNeID"), encode(Action.CERTIFIED, 1))])
+    buttons.append([Button(_("🏠 Menu"), encode(Action.MENU))])
     return [Reply("\n".join(lines), buttons, edit=edit)]
 
 
@@ -84,12 +85,13 @@ def ask_delete(turn: Turn, args: str = "") -> list[Reply]:
         return [menu_reply(turn, _("I do not keep any data about you."))]
     return [Reply(_("Delete everything I keep about you: your progress, quiz results and profile? "
                     "This cannot be undone."),
-                  [[Button(_("🗑 Yes, delete everything"), "x:y"), Button(_("No, keep it"), "x:n")]])]
+                  [[Button(_("🗑 Yes, delete everything"), encode(Action.DELETE, YES)),
+                   Button(_("No, keep it"), encode(Action.DELETE, NO))]])]
 
 
 def confirm_delete(turn: Turn, args: list[str]) -> list[Reply]:
     _ = turn._
-    if args[:1] != ["y"]:
+    if args[:1] != [YES]:
         return [menu_reply(turn, _("OK, nothing was deleted."), edit=True)]
     if turn.resident is None:
         return [menu_reply(turn, _("I do not keep any data about you."), edit=True)]

@@ -1,17 +1,19 @@
 """/daisuso: becoming a Đại sứ số, sharing lessons, and seeing the neighbours one helped."""
 from __future__ import annotations
 
-from bot.ambassadors import GuideLink, deep_link, helped_by, redeem
+from bot.ambassadors import GuideLink, helped_by, redeem
+from bot.button_data import Action, encode
 from bot.handlers.course import record_step, step_reply
 from bot.handlers.turn import Turn, small_number
 from bot.models import HelpSession
 from bot.replies import Button, Reply
+from bot.share_codes import code_for, read_code
 
 PEOPLE_CHOICES = (1, 2, 3, 5, 10, 15, 20, 30)
 
 
 def _menu_button(turn: Turn) -> list[Button]:
-    return [Button(turn._("🏠 Menu"), "m")]
+    return [Button(turn._("🏠 Menu"), encode(Action.MENU))]
 
 
 def ambassador_command(turn: Turn, args: str = "") -> list[Reply]:
@@ -29,6 +31,11 @@ def become_ambassador(turn: Turn, code: str) -> list[Reply]:
         return [Reply(_("To become a {ambassador}, I need to keep a little data: send /start, tap \"Yes\", "
                         "then send the code again.").format(ambassador=name), [_menu_button(turn)])]
     result = redeem(turn.session, turn.resident, code, turn.now)
+    typed = read_code(code)
+    if result == "unknown" and typed not in (None, code):
+        # Typed as it was read out ("abcde-fghjk"); tried second, since an old code (before
+        # short codes) is case-sensitive and may hold a dash.
+        result = redeem(turn.session, turn.resident, typed, turn.now)
     if result in ("ok", "already"):
         return dashboard(turn, _("🎉 Welcome, {ambassador}! Thank you for helping your neighbours.").format(
             ambassador=name) if result == "ok" else None)
@@ -55,8 +62,8 @@ def dashboard(turn: Turn, greeting: str | None = None, edit: bool = False) -> li
     for person in helped[:20]:
         done = ", ".join(titles.get(c, c) for c in person.completed) or nothing
         lines.append(f"• {person.first_name or someone}: {done}")
-    rows = [[Button(_("📤 Share a lesson"), "sh")], [Button(_("📝 Log a hands-on session"), "hs")],
-            _menu_button(turn)]
+    rows = [[Button(_("📤 Share a lesson"), encode(Action.SHARE))],
+            [Button(_("📝 Log a hands-on session"), encode(Action.HANDS_ON))], _menu_button(turn)]
     return [Reply("\n".join(lines), rows, edit=edit)]
 
 
@@ -64,30 +71,34 @@ def _is_ambassador(turn: Turn) -> bool:
     return turn.resident is not None and turn.resident.ambassador_since is not None
 
 
-def _pick_course(turn: Turn, prefix: str, question: str) -> list[Reply]:
-    rows = [[Button(c.button, f"{prefix}:{c.id}")] for c in turn.pack.ordered_courses] + [_menu_button(turn)]
+def _pick_course(turn: Turn, action: Action, question: str) -> list[Reply]:
+    rows = [[Button(c.button, encode(action, c.id))] for c in turn.pack.ordered_courses] + [_menu_button(turn)]
     return [Reply(question, rows, edit=True)]
 
 
 def share(turn: Turn, args: list[str]) -> list[Reply]:
-    """sh: pick a lesson; sh:<course>: the card to forward, with a link that credits the ambassador."""
+    """sh: pick a lesson; sh:<course>: the card to forward, with a link or code that credits the ambassador."""
     _ = turn._
     if not _is_ambassador(turn):
         return dashboard(turn, edit=True)
     course = turn.pack.courses.get(args[0]) if args else None
     if course is None:
-        return _pick_course(turn, "sh", _("Which lesson do you want to share?"))
+        return _pick_course(turn, Action.SHARE, _("Which lesson do you want to share?"))
     link = GuideLink(course.id, 0, turn.resident.id)
-    card = _("📚 Free lesson «{course}» from the {movement} assistant of {commune}. Tap the button below "
-             "to start: it takes a few minutes.").format(course=course.button,
-                                                          movement=turn.pack.assistant.movement_name,
-                                                          commune=turn.pack.assistant.commune_name)
-    if turn.bot_username:
-        url = deep_link(turn.bot_username, link.payload)
-        return [Reply(card, [[Button(_("▶️ Open the lesson"), url=url)]]),
-                Reply(_("☝️ Forward the message above to your neighbours or family. When they open it, "
-                        "they count as people you helped."), [_menu_button(turn)])]
-    return [Reply(card + "\n/start " + link.payload, [_menu_button(turn)])]
+    button = turn.share_button(_("▶️ Open the lesson"), link.payload, code_for(turn.session, link.payload, turn.now))
+    if button.url:
+        card = _("📚 Free lesson «{course}» from the {movement} assistant of {commune}. Tap the button below "
+                 "to start: it takes a few minutes.")
+        how = _("☝️ Forward the message above to your neighbours or family. When they open it, "
+                "they count as people you helped.")
+    else:   # the channel shows the code where the button would be
+        card = _("📚 Free lesson «{course}» from the {movement} assistant of {commune}. Send the code below "
+                 "to the assistant to start: it takes a few minutes.")
+        how = _("☝️ Forward the message above to your neighbours or family, or read them the code. When they "
+                "send the code to the assistant, they count as people you helped.")
+    card = card.format(course=course.button, movement=turn.pack.assistant.movement_name,
+                       commune=turn.pack.assistant.commune_name)
+    return [Reply(card, [[button]]), Reply(how, [_menu_button(turn)])]
 
 
 def log_session(turn: Turn, args: list[str]) -> list[Reply]:
@@ -97,10 +108,11 @@ def log_session(turn: Turn, args: list[str]) -> list[Reply]:
         return dashboard(turn, edit=True)
     course = turn.pack.courses.get(args[0]) if args else None
     if course is None:
-        return _pick_course(turn, "hs", _("What did you help with, hands-on?"))
+        return _pick_course(turn, Action.HANDS_ON, _("What did you help with, hands-on?"))
     people = small_number(args[1], limit=1000) if len(args) > 1 else None
     if not people:
-        rows = [[Button(str(n), f"hs:{course.id}:{n}") for n in PEOPLE_CHOICES[i:i + 4]] for i in (0, 4)]
+        rows = [[Button(str(n), encode(Action.HANDS_ON, course.id, n)) for n in PEOPLE_CHOICES[i:i + 4]]
+                for i in (0, 4)]
         return [Reply(_("How many people did you help with «{course}»?").format(course=course.button), rows,
                       edit=True)]
     turn.session.add(HelpSession(ambassador_id=turn.resident.id, course_id=course.id, people=people,

@@ -8,6 +8,7 @@ import re
 from typing import Iterable
 from weakref import WeakKeyDictionary
 
+from bot.button_data import Action, encode
 from bot.content.schema import FaqEntry
 from bot.handlers import votes
 from bot.handlers.fallback import MAX_TEXT_CHARS, stale_or_unknown_button
@@ -19,6 +20,7 @@ from bot.qa.index import Answer, Target
 from bot.qa.normalize import LogRules
 from bot.reference import villages as all_villages
 from bot.replies import Button, Reply
+from bot.share_codes import codes_in
 
 SMALLTALK_MAX_WORDS = 6
 RELATED_LABEL_CHARS = 60
@@ -47,10 +49,10 @@ def faq_reply(turn: Turn, entry: FaqEntry, related: list[FaqEntry]) -> Reply:
     index = course.step_number(entry.step_id) if course else None
     if course is not None and index is not None:
         rows.append([Button(_("📘 Learn more: {course}, step {n}").format(course=course.button, n=index + 1),
-                            f"s:{course.id}:{index}")])
-    rows += [[Button("❓ " + _short(r.question), f"f:{r.id}")] for r in related]
-    rows.append(votes.vote_row(turn, f"f:{entry.id}"))
-    rows.append([Button(_("🏠 Menu"), "m")])
+                            encode(Action.STEP, course.id, index))])
+    rows += [[Button("❓ " + _short(r.question), encode(Action.FAQ, r.id))] for r in related]
+    rows.append(votes.vote_row(turn, encode(Action.FAQ, entry.id)))
+    rows.append([Button(_("🏠 Menu"), encode(Action.MENU))])
     return Reply(f"❓ {entry.question}\n\n{entry.answer}", rows)
 
 
@@ -84,6 +86,8 @@ def place_names(villages: Iterable) -> set[str]:
 def question_for_log(turn: Turn, text: str) -> str:
     """The question as it may be kept, without what identifies the person ("" if nothing is
     left); for the unanswered log and for votes alike. Only call it for a consenting resident."""
+    if codes_in(text, turn.pack.code_words):
+        return ""   # a mistyped, stale or guessed share code: maybe someone's secret, never a question
     # Officials add villages through the API, so the database's list counts too.
     places = place_names([*turn.knowledge.villages, *all_villages(turn.session)])
     own_name = f"{turn.resident.first_name or ''} {turn.contact.first_name or ''}".split()
@@ -129,11 +133,11 @@ def step_answer(turn: Turn, key: str) -> Reply:
     course_id, step_id = key.split("/", 1)
     course = turn.pack.courses[course_id]
     n = course.step_number(step_id)
-    data = f"s:{course.id}:{n}"
+    data = encode(Action.STEP, course.id, n)
     return Reply(_("This is explained in «{course}», step {n}: {title}.").format(
                      course=course.title, n=n + 1, title=course.steps[n].title),
                  [[Button(_("📘 Open step {n}").format(n=n + 1), data)],
-                  votes.vote_row(turn, data), [Button(_("🏠 Menu"), "m")]])
+                  votes.vote_row(turn, data), [Button(_("🏠 Menu"), encode(Action.MENU))]])
 
 
 def choice_button(turn: Turn, target: Target) -> Button | None:
@@ -153,7 +157,8 @@ def clarify(turn: Turn, found: Answer) -> Reply:
     """Two answers too close to tell apart: ask which was meant rather than guess."""
     _ = turn._
     buttons = [choice_button(turn, t) for t in found.choices[:votes.MAX_CHOICES]]
-    return Reply(_("Did you mean…?"), [[b] for b in buttons if b] + [[Button(_("🏠 Menu"), "m")]])
+    return Reply(_("Did you mean…?"),
+                 [[b] for b in buttons if b] + [[Button(_("🏠 Menu"), encode(Action.MENU))]])
 
 
 def answer_text(turn: Turn, text: str) -> list[Reply]:

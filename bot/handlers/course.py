@@ -1,6 +1,7 @@
 """Walking a course one step at a time ("step k/n"), with Next / Back / Menu buttons."""
 from __future__ import annotations
 
+from bot.button_data import Action, encode
 from bot.content import Course
 from bot.handlers import votes
 from bot.handlers.menu import menu_reply, resume_target
@@ -30,12 +31,12 @@ def step_reply(turn: Turn, course: Course, index: int, edit: bool) -> Reply:
         parts.append(_("(updated {date})").format(date=course.updated.strftime("%d/%m/%Y")))
     nav = []
     if index > 0:
-        nav.append(Button(_("⬅️ Back"), f"s:{course.id}:{index - 1}"))
+        nav.append(Button(_("⬅️ Back"), encode(Action.STEP, course.id, index - 1)))
     if index < total - 1:
-        nav.append(Button(_("Next ➡️"), f"s:{course.id}:{index + 1}"))
+        nav.append(Button(_("Next ➡️"), encode(Action.STEP, course.id, index + 1)))
     else:
-        nav.append(Button(_("📝 Take the quiz"), f"q:{course.id}"))
-    rows = [nav, [Button(_("🏠 Menu"), "m")]]
+        nav.append(Button(_("📝 Take the quiz"), encode(Action.QUIZ, course.id)))
+    rows = [nav, [Button(_("🏠 Menu"), encode(Action.MENU))]]
     return Reply("\n\n".join(parts), rows, edit=edit)
 
 
@@ -75,7 +76,7 @@ def show_step(turn: Turn, args: list[str]) -> list[Reply]:
     reply = step_reply(turn, course, index, edit=True)
     # The step the resident's last question got, or picked among "did you mean" choices: votable.
     if votes.take_choice(turn, f"{course.id}/{course.steps[index].id}"):
-        reply.buttons.insert(-1, votes.vote_row(turn, f"s:{course.id}:{index}"))
+        reply.buttons.insert(-1, votes.vote_row(turn, encode(Action.STEP, course.id, index)))
     return [reply]
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.button_data import Action, encode
 from bot.events import upcoming
 from bot.handlers.turn import Turn, small_number
 from bot.models import Event, EventSubscription
@@ -22,7 +23,7 @@ def show_events(turn: Turn, args=None) -> list[Reply]:
     events = upcoming(turn.session, turn.now, village)
     if not events:
         return [Reply(_("There are no upcoming events yet. I will tell you when the commune adds one."),
-                      [[Button(_("🏠 Menu"), "m")]], edit=edit)]
+                      [[Button(_("🏠 Menu"), encode(Action.MENU))]], edit=edit)]
     subscribed = set()
     if turn.resident is not None:
         subscribed = set(turn.session.scalars(select(EventSubscription.event_id).where(
@@ -39,13 +40,13 @@ def show_events(turn: Turn, args=None) -> list[Reply]:
         if turn.resident is not None:
             if event.id in subscribed:
                 rows.append([Button(_("🔕 Stop reminders: {event}").format(event=_short(event.title)),
-                                    f"ev:{event.id}:0")])
+                                    encode(Action.EVENT, event.id, 0))])
             else:
                 rows.append([Button(_("🔔 Remind me: {event}").format(event=_short(event.title)),
-                                    f"ev:{event.id}:1")])
+                                    encode(Action.EVENT, event.id, 1))])
     if turn.resident is None:
         lines.append("\n" + _("To get reminders, I need to keep a little data: send /start and tap \"Yes\"."))
-    rows.append([Button(_("🏠 Menu"), "m")])
+    rows.append([Button(_("🏠 Menu"), encode(Action.MENU))])
     return [Reply("\n".join(lines), rows, edit=edit)]
 
 

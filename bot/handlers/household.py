@@ -1,16 +1,18 @@
 """/giadinh: the resident's Gia đình số — who is in it, and whether it counts yet."""
 from __future__ import annotations
 
-from bot.ambassadors import deep_link
+from bot.button_data import Action, encode
 from bot.handlers.turn import Turn
 from bot.households import HOUSEHOLD_PREFIX, create_household, join_household, members, new_invite_code
 from bot.replies import Button, Reply
+
+NEW, LINK = "new", "link"   # gd:new, gd:link
 
 
 def show_household(turn: Turn, args=None, code: str | None = None, greeting: str | None = None) -> list[Reply]:
     _ = turn._
     edit = isinstance(args, list)
-    menu = [Button(_("🏠 Menu"), "m")]
+    menu = [Button(_("🏠 Menu"), encode(Action.MENU))]
     if turn.resident is None:
         return [Reply(_("A digital family needs me to keep a little data: send /start and tap \"Yes\" first."),
                       [menu], edit=edit)]
@@ -18,7 +20,7 @@ def show_household(turn: Turn, args=None, code: str | None = None, greeting: str
         return [Reply(_("👨‍👩‍👧 A digital family learns together: once one member has finished the core lessons "
                         "({courses}), the family counts as a digital family in the commune's report.").format(
                             courses=_core_titles(turn)),
-                      [[Button(_("➕ Create my digital family"), "gd:new")], menu], edit=edit)]
+                      [[Button(_("➕ Create my digital family"), encode(Action.HOUSEHOLD, NEW))], menu], edit=edit)]
     core = list(turn.knowledge.plan.core_courses)
     people = members(turn.session, turn.resident.household_id, core)
     covered = any(set(p.core_done) >= set(core) for p in people)
@@ -29,7 +31,7 @@ def show_household(turn: Turn, args=None, code: str | None = None, greeting: str
         lines.append(f"• {person.first_name or someone}: {len(set(person.core_done))}/{len(core)}")
     lines.append(_("✅ Your family counts as a digital family.") if covered else
                  _("Not yet: one member needs to finish {courses}.").format(courses=_core_titles(turn)))
-    rows = [[Button(_("🔗 Invite a family member"), "gd:link")], menu]
+    rows = [[Button(_("🔗 Invite a family member"), encode(Action.HOUSEHOLD, LINK))], menu]
     replies = [Reply("\n".join(lines), rows, edit=edit)]
     if code:
         replies.append(_invite(turn, code))
@@ -43,12 +45,9 @@ def _core_titles(turn: Turn) -> str:
 
 def _invite(turn: Turn, code: str) -> Reply:
     _ = turn._
-    payload = f"{HOUSEHOLD_PREFIX}{code}"
     text = _("👨‍👩‍👧 Join my digital family on the {movement} assistant: we learn digital skills together.").format(
         movement=turn.pack.assistant.movement_name)
-    if turn.bot_username:
-        return Reply(text, [[Button(_("➕ Join"), url=deep_link(turn.bot_username, payload))]])
-    return Reply(f"{text}\n/start {payload}")
+    return Reply(text, [[turn.share_button(_("➕ Join"), f"{HOUSEHOLD_PREFIX}{code}", code)]])
 
 
 def household_button(turn: Turn, args: list[str]) -> list[Reply]:
@@ -56,10 +55,10 @@ def household_button(turn: Turn, args: list[str]) -> list[Reply]:
     if turn.resident is None:
         return show_household(turn, args)
     action = args[0] if args else ""
-    if action == "new" and turn.resident.household_id is None:
+    if action == NEW and turn.resident.household_id is None:
         code = create_household(turn.session, turn.resident)
         return show_household(turn, args, code)
-    if action == "link":
+    if action == LINK:
         code = new_invite_code(turn.session, turn.resident)
         return show_household(turn, args, code)
     return show_household(turn, args)
@@ -70,4 +69,5 @@ def join_from_link(turn: Turn, code: str) -> list[Reply]:
     if join_household(turn.session, turn.resident, code):
         turn.session.flush()
         return show_household(turn, greeting=_("🎉 You joined the digital family."))
-    return [Reply(_("This family link no longer works. Ask for a new one."), [[Button(_("🏠 Menu"), "m")]])]
+    return [Reply(_("This family link no longer works. Ask for a new one."),
+                  [[Button(_("🏠 Menu"), encode(Action.MENU))]])]

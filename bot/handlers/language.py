@@ -1,6 +1,7 @@
 """/ngonngu: choose the language. Content falls back to Vietnamese where not translated."""
 from __future__ import annotations
 
+from bot.button_data import Action, encode
 from bot.handlers.fallback import stale_or_unknown_button
 from bot.handlers.menu import menu_reply
 from bot.handlers.turn import Turn
@@ -14,7 +15,7 @@ def offered(turn: Turn) -> list:
 
 
 def ask_language(turn: Turn, args: str = "") -> list[Reply]:
-    rows = [[Button(("✅ " if lang.code == turn.language else "") + lang.name, f"l:{lang.code}")]
+    rows = [[Button(("✅ " if lang.code == turn.language else "") + lang.name, encode(Action.LANGUAGE, lang.code))]
             for lang in offered(turn)]
     return [Reply(turn._("Choose your language:"), rows)]
 

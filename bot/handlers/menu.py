@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.button_data import Action, encode
 from bot.content import Course
 from bot.handlers.turn import Turn
 from bot.models import Completion, Progress
@@ -45,9 +46,10 @@ def menu_buttons(turn: Turn) -> list[list[Button]]:
         course, step = resume
         label = _("▶️ Continue: {course} ({n}/{total})").format(
             course=course.button, n=step + 1, total=len(course.steps))
-        rows.append([Button(label, f"s:{course.id}:{step}")])
-    rows += [[Button(c.button, f"o:{c.id}")] for c in courses_for(turn)]
-    rows.append([Button(_("📊 My progress"), "t"), Button(_("❓ Help"), "h")])
+        rows.append([Button(label, encode(Action.STEP, course.id, step))])
+    rows += [[Button(c.button, encode(Action.OPEN_COURSE, c.id))] for c in courses_for(turn)]
+    rows.append([Button(_("📊 My progress"), encode(Action.PROGRESS)),
+                 Button(_("❓ Help"), encode(Action.HELP))])
     return rows
 
 

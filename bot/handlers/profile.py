@@ -4,6 +4,7 @@ Ethnicity is sensitive data and is never asked.
 """
 from __future__ import annotations
 
+from bot.button_data import Action, encode
 from bot.handlers.menu import menu_reply
 from bot.models import Village
 from bot.reference import villages as all_villages
@@ -13,8 +14,8 @@ from bot.replies import Button, Reply
 VILLAGES_PER_PAGE = 8
 
 
-def _skip(turn: Turn, data: str) -> Button:
-    return Button(turn._("Skip ⏭"), data)
+def _skip(turn: Turn, question: str) -> Button:
+    return Button(turn._("Skip ⏭"), encode(Action.PROFILE_SKIP, question))
 
 
 def ask_village(turn: Turn, page: int = 0, edit: bool = False) -> Reply:
@@ -23,29 +24,29 @@ def ask_village(turn: Turn, page: int = 0, edit: bool = False) -> Reply:
     pages = max(1, -(-len(villages) // VILLAGES_PER_PAGE))
     page = min(max(page, 0), pages - 1)
     shown = villages[page * VILLAGES_PER_PAGE:(page + 1) * VILLAGES_PER_PAGE]
-    rows = [[Button(v.name, f"v:{v.id}") for v in shown[i:i + 2]] for i in range(0, len(shown), 2)]
+    rows = [[Button(v.name, encode(Action.VILLAGE, v.id)) for v in shown[i:i + 2]] for i in range(0, len(shown), 2)]
     nav = []
     if page > 0:
-        nav.append(Button(_("⬅️ Back"), f"pv:{page - 1}"))
+        nav.append(Button(_("⬅️ Back"), encode(Action.VILLAGE_PAGE, page - 1)))
     if page < pages - 1:
-        nav.append(Button(_("More ➡️"), f"pv:{page + 1}"))
+        nav.append(Button(_("More ➡️"), encode(Action.VILLAGE_PAGE, page + 1)))
     if nav:
         rows.append(nav)
-    rows.append([_skip(turn, "ps:v")])
+    rows.append([_skip(turn, "v")])
     return Reply(_("Which village do you live in? You can skip this."), rows, edit=edit)
 
 
 def ask_group(turn: Turn) -> Reply:
     groups = turn.pack.profile.groups
-    rows = [[Button(g.label, f"g:{g.id}")] for g in groups]
-    rows.append([_skip(turn, "ps:g")])
+    rows = [[Button(g.label, encode(Action.GROUP, g.id))] for g in groups]
+    rows.append([_skip(turn, "g")])
     return Reply(turn._("Which group are you in? You can skip this."), rows, edit=True)
 
 
 def ask_age(turn: Turn) -> Reply:
     bands = turn.pack.profile.age_bands
-    rows = [[Button(b.label, f"a:{b.id}") for b in bands[i:i + 2]] for i in range(0, len(bands), 2)]
-    rows.append([_skip(turn, "ps:a")])
+    rows = [[Button(b.label, encode(Action.AGE, b.id)) for b in bands[i:i + 2]] for i in range(0, len(bands), 2)]
+    rows.append([_skip(turn, "a")])
     return Reply(turn._("How old are you? You can skip this."), rows, edit=True)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.button_data import Action, encode
 from bot.content import Course
 from bot.handlers.course import stale_button
 from bot.handlers.turn import Turn, small_number
@@ -24,7 +25,7 @@ def question_reply(turn: Turn, course: Course, attempt_id: int, index: int, scor
     total = len(course.quiz.questions)
     lines = [_("📝 Question {n}/{total}").format(n=index + 1, total=total), question.question, ""]
     lines += [f"{LETTERS[i]}. {option}" for i, option in enumerate(question.options)]
-    buttons = [[Button(LETTERS[i], f"qa:{course.id}:{attempt_id}:{index}:{i}:{score}")
+    buttons = [[Button(LETTERS[i], encode(Action.QUIZ_ANSWER, course.id, attempt_id, index, i, score))
                 for i in range(len(question.options))]]
     return Reply("\n".join(lines), buttons, edit=edit)
 
@@ -121,8 +122,10 @@ def finish(turn: Turn, course: Course, attempt: QuizAttempt | None, score: int) 
     else:
         lines.append(_("You need {percent}% to pass. Read the lesson again and try once more, "
                        "no problem at all!").format(percent=course.quiz.pass_percent))
-    buttons = [[Button(_("🔁 Try again"), f"q:{course.id}"), Button(_("📖 Read again"), f"s:{course.id}:0")],
-               [Button(_("📊 My progress"), "t"), Button(_("🏠 Menu"), "m")]]
+    buttons = [[Button(_("🔁 Try again"), encode(Action.QUIZ, course.id)),
+                Button(_("📖 Read again"), encode(Action.STEP, course.id, 0))],
+               [Button(_("📊 My progress"), encode(Action.PROGRESS)),
+                Button(_("🏠 Menu"), encode(Action.MENU))]]
     return Reply("\n".join(lines), buttons)
 
 

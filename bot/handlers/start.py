@@ -1,6 +1,8 @@
-"""/start, the greeting and the consent question (the 2025 personal-data law: explicit, provable)."""
+"""/start, the greeting and the consent question (the 2025 personal-data law: explicit, provable),
+and the deep links and short codes that lead here."""
 from __future__ import annotations
 
+from bot.button_data import NO, YES, Action, encode
 from bot.handlers.account import delete_everything
 from bot.handlers.fallback import stale_or_unknown_button
 from bot.handlers.menu import menu_reply
@@ -11,15 +13,17 @@ from bot.handlers.profile import ask_village
 from bot.handlers.turn import Turn
 from bot.models import Resident
 from bot.replies import Button, Reply
+from bot.share_codes import payload_for
 
 # Bump when the consent text changes materially, so we know what each person agreed to.
 CONSENT_VERSION = "2026-11"
+CARRIED_MAX = 58   # the longest payload the consent buttons carry, within Telegram's 64 bytes
 
 
 def consent_question(turn: Turn, payload: str = "") -> Reply:
     """The consent buttons carry a deep-link payload, so a share link still counts after "Yes"."""
     _ = turn._
-    suffix = f":{payload}" if payload and len(payload) <= 58 else ""
+    carried = [payload] if payload and len(payload) <= CARRIED_MAX else []
     return Reply(
         _("To remember how far you got, I need to keep: your first name as the chat app shows it, "
           "the lessons you studied and your quiz scores, and, if you like, your village, group "
@@ -27,7 +31,8 @@ def consent_question(turn: Turn, payload: str = "") -> Reply:
           "I never ask your ethnicity or your ID card number.\n"
           "You can delete everything at any time with /xoadulieu.\n\n"
           "Do you agree that I keep your learning progress?"),
-        [[Button(_("✅ Yes, I agree"), f"c:y{suffix}"), Button(_("No, thanks"), f"c:n{suffix}")]],
+        [[Button(_("✅ Yes, I agree"), encode(Action.CONSENT, YES, *carried)),
+          Button(_("No, thanks"), encode(Action.CONSENT, NO, *carried))]],
     )
 
 
@@ -52,6 +57,13 @@ def greet(turn: Turn, args: str = "") -> list[Reply]:
     ]
 
 
+def typed_code(turn: Turn, text: str) -> list[Reply]:
+    """A share code sent as a message (from Zalo, or read out over the phone) does what its link
+    does; [] if the text is no code that exists, so that it is answered as a question."""
+    payload = payload_for(turn.session, text, turn.pack.code_words)
+    return greet(turn, payload) if payload else []
+
+
 def follow_link(turn: Turn, payload: str) -> list[Reply]:
     """What a deep link asks for; [] if it is not one we make."""
     if payload.startswith(HOUSEHOLD_PREFIX):
@@ -73,7 +85,7 @@ def follow_link(turn: Turn, payload: str) -> list[Reply]:
 def answer_consent(turn: Turn, args: list[str]) -> list[Reply]:
     _ = turn._
     payload = ":".join(args[1:])
-    if args[:1] == ["y"]:
+    if args[:1] == [YES]:
         if turn.resident is None:
             turn.resident = Resident(
                 platform=turn.contact.platform,
@@ -90,7 +102,7 @@ def answer_consent(turn: Turn, args: list[str]) -> list[Reply]:
                          "You can delete it any time with /xoadulieu."), edit=True)
         followed = follow_link(turn, payload) if payload else []
         return [thanks, *followed] if followed else [thanks, ask_village(turn)]
-    if args[:1] != ["n"]:
+    if args[:1] != [NO]:
         return stale_or_unknown_button(turn)
     turn.count("consent_no")
     if turn.resident is not None:

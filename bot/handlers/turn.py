@@ -9,12 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot.ambassadors import deep_link
 from bot.content import Knowledge
 from bot.content.schema import LanguagePack
 from bot.i18n import Translator, translator
 from bot.models import AnonymousCounter, Resident
 from bot.qa import QaIndex
-from bot.replies import Contact
+from bot.replies import Button, Contact
+from bot.share_codes import display
 
 
 @dataclass
@@ -43,6 +45,18 @@ class Turn:
     @property
     def _(self) -> Translator:
         return translator(self.language)
+
+    @property
+    def links_open_bot(self) -> bool:
+        """A t.me link opens this assistant: in a Telegram chat, once the bot's name is known."""
+        return self.contact.platform == "telegram" and bool(self.bot_username)
+
+    def share_button(self, label: str, payload: str, code: str) -> Button:
+        """A button that does what the deep link `payload` does: the link itself where it opens the
+        assistant, and always the short code, which a channel with no such link shows instead
+        (bot.replies.code_line) and which a resident can read out over the phone."""
+        url = deep_link(self.bot_username, payload) if self.links_open_bot else None
+        return Button(label, url=url, code=display(code))
 
     def local_date(self, moment: datetime | None = None) -> date:
         return (moment or self.now).astimezone(self.tz).date()

@@ -7,13 +7,13 @@ data have one, and it goes when they are forgotten.
 """
 from __future__ import annotations
 
+from bot.button_data import Action, encode
 from bot.handlers.turn import Turn, small_number
 from bot.i18n import N_
 from bot.models import AnswerVote, Resident
 from bot.qa.index import Target
 from bot.replies import Button
 
-PREFIX = "vo"
 VOTES = {"u": "up", "d": "down"}
 MAX_CHOICES = 3   # Resident.asked_answer holds this many keys of at most 65 characters
 UP_LABEL = N_("👍 That's what I meant")
@@ -23,18 +23,18 @@ DOWN_LABEL = N_("👎 Not quite")
 def answer_data(turn: Turn, target: Target) -> str | None:
     """The button data that shows this answer (the "f:" and "s:" handlers'), if it still exists."""
     if target.kind == "faq":
-        return f"f:{target.key}" if target.key in turn.qa.faq else None
+        return encode(Action.FAQ, target.key) if target.key in turn.qa.faq else None
     course_id, step_id = target.key.split("/", 1)
     course = turn.pack.courses.get(course_id)
     index = course.step_number(step_id) if course else None
-    return None if index is None else f"s:{course_id}:{index}"
+    return None if index is None else encode(Action.STEP, course_id, index)
 
 
 def answer_key(turn: Turn, data: list[str]) -> str | None:
-    """The index's key for an answer's button data: the FAQ id, or "course/step-id"."""
-    if len(data) == 2 and data[0] == "f":
+    """The index's key for an answer's button data, split: the FAQ id, or "course/step-id"."""
+    if len(data) == 2 and data[0] == Action.FAQ:
         return data[1]
-    if len(data) == 3 and data[0] == "s":
+    if len(data) == 3 and data[0] == Action.STEP:
         course = turn.pack.courses.get(data[1])
         n = small_number(data[2])
         if course is not None and n is not None and n < len(course.steps):
@@ -44,7 +44,8 @@ def answer_key(turn: Turn, data: list[str]) -> str | None:
 
 def vote_row(turn: Turn, data: str) -> list[Button]:
     _ = turn._
-    return [Button(_(UP_LABEL), f"{PREFIX}:u:{data}"), Button(_(DOWN_LABEL), f"{PREFIX}:d:{data}")]
+    return [Button(_(UP_LABEL), encode(Action.VOTE, "u", data)),
+            Button(_(DOWN_LABEL), encode(Action.VOTE, "d", data))]
 
 
 def await_vote(turn: Turn, question: str, keys: list[str]) -> None:

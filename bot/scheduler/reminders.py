@@ -12,6 +12,7 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.button_data import Action, encode
 from bot.content import Knowledge
 from bot.delivery import PUSH_PLATFORMS
 from bot.i18n import translator
@@ -66,7 +67,8 @@ def queue_lesson_reminders(sessions: sessionmaker[Session], knowledge: Knowledge
                 n=step + 1, total=len(course.steps))
             session.add(OutboxMessage(
                 kind="reminder", resident_id=resident.id, text=text, due_at=due, status="queued", attempts=0,
-                buttons=[[_("▶️ Continue"), f"s:{course.id}:{step}"], [_("🔕 No more reminders"), "rm:0"]],
+                buttons=[[_("▶️ Continue"), encode(Action.STEP, course.id, step)],
+                         [_("🔕 No more reminders"), encode(Action.REMINDERS, 0)]],
                 dedupe_key=f"reminder:{resident.id}:{now.astimezone(tz).date().isoformat()}"))
             resident.last_reminded_at = now
             queued += 1

@@ -11,11 +11,13 @@ from bot.assistant import Assistant
 from bot.i18n import translator
 from bot.replies import Button, Contact, Incoming, Reply
 
-PLATFORM = "terminal"
+from bot.channels.terminal import PLATFORM
 
 
 def render(replies: list[Reply], out=sys.stdout) -> list[Button]:
     """Print replies; return the buttons, numbered from 1, that the resident can press."""
+    from bot.replies import code_line
+
     buttons: list[Button] = []
     for reply in replies:
         print("", file=out)
@@ -24,9 +26,14 @@ def render(replies: list[Reply], out=sys.stdout) -> list[Button]:
         for row in reply.buttons:
             cells = []
             for button in row:
+                if button.code and not button.url:
+                    # A share link's code: to be sent by someone else, so there is nothing to press.
+                    print("   " + code_line(button, translator("vi")), file=out)
+                    continue
                 buttons.append(button)
                 cells.append(f"[{len(buttons)}] {button.label}" + (f" ({button.url})" if button.url else ""))
-            print("   " + "   ".join(cells), file=out)
+            if cells:
+                print("   " + "   ".join(cells), file=out)
     return buttons
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from telegram.request import BaseRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot.aiohttp_request import AiohttpRequest
+from bot.channels.telegram.request import AiohttpRequest
 
 
 class MessagePoster:

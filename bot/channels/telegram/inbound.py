@@ -26,12 +26,12 @@ from bot.config import Settings
 from bot.i18n import N_, translator
 from bot.ordering import KeyedLocks
 from bot.pacing import SendGate, as_seconds
-from bot.replies import Contact, Incoming, Reply
+from bot.replies import Contact, Incoming, Reply, code_line
 from bot.storage import StorageCheck
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "telegram"
+from bot.channels.telegram import PLATFORM
 MAX_CONCURRENT_UPDATES = 256   # updates handled at once, over all chats
 CHAT_BACKLOG = 10              # one chat's updates waiting their turn; more is a flood, dropped
 FLOOD_NOTICE_SECONDS = 60      # a flooding chat is told at most once in this time
@@ -214,15 +214,20 @@ def to_contact(update: Update) -> Contact | None:
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    if not reply.buttons:
-        return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, url=b.url) if b.url else InlineKeyboardButton(b.label, callback_data=b.data)
-          for b in row] for row in reply.buttons]
-    )
+    """Link and callback buttons; a button with only a share code is shown in the text (shown_text)."""
+    rows = [[InlineKeyboardButton(b.label, url=b.url) if b.url else InlineKeyboardButton(b.label, callback_data=b.data)
+             for b in row if b.url or b.data] for row in reply.buttons]
+    rows = [row for row in rows if row]
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
-def _fit(text: str) -> str:
+def shown_text(reply: Reply) -> str:
+    """The text, with the share codes of buttons that have no link to open (no bot username)."""
+    codes = [code_line(b, translator("vi")) for row in reply.buttons for b in row if b.code and not b.url and not b.data]
+    return "\n\n".join([reply.text, "\n".join(codes)]) if codes else reply.text
+
+
+def fit(text: str) -> str:
     limit = MessageLimit.MAX_TEXT_LENGTH
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -236,13 +241,13 @@ async def send_replies(update: Update, replies: list[Reply]) -> None:
         target: Message | None = query.message if (reply.edit and query and query.message) else None
         if isinstance(target, Message):
             try:
-                await target.edit_text(_fit(reply.text), reply_markup=keyboard(reply))
+                await target.edit_text(fit(shown_text(reply)), reply_markup=keyboard(reply))
                 continue
             except BadRequest as exc:
                 if "not modified" in str(exc).lower():
                     continue  # a double tap asked for the same text: nothing to do
                 log.info("edit failed, sending instead: %s", exc)
-        await bot.send_message(chat_id, _fit(reply.text), reply_markup=keyboard(reply))
+        await bot.send_message(chat_id, fit(shown_text(reply)), reply_markup=keyboard(reply))
 
 
 class TelegramAdapter:
@@ -272,7 +277,7 @@ class TelegramAdapter:
         cards = await self.assistant.inline_cards_async(contact, inline.query or "")
         results = [InlineQueryResultArticle(
             id=card.id, title=card.title, description=card.description,
-            input_message_content=InputTextMessageContent(_fit(card.text)),
+            input_message_content=InputTextMessageContent(fit(card.text)),
             reply_markup=keyboard(Reply(card.text, card.buttons)))
             for card in cards]
         try:

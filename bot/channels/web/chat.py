@@ -1,4 +1,4 @@
-"""Web chat: a small page and a JSON endpoint, rendering the same core replies as Telegram.
+"""Web chat: a small page and a JSON endpoint, rendering the same core replies as the messengers.
 
 Anyone can open as many web sessions as they like, so the endpoint is rate-limited (the `limits`
 library, moving windows in memory): per session, per client address, and much harder for new
@@ -7,6 +7,7 @@ error; the page says so kindly and offers to try again.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +26,9 @@ from admin_api.schemas import ErrorOut
 from bot.addresses import client_address, wait_seconds
 from bot.i18n import N_, translator
 from bot.ordering import KeyedLocks
-from bot.replies import Contact, Incoming
+from bot.replies import Contact, Incoming, Reply, code_line
 
-PLATFORM = "web"
+from bot.channels.web import PLATFORM
 PAGE = Path(__file__).with_name("chat.html")
 
 router = APIRouter()
@@ -184,4 +185,41 @@ async def send(body: ChatInput, request: Request) -> ChatOutput | JSONResponse:
     assistant = request.app.state.assistant
     async with _sessions(body.session):
         replies = await assistant.handle_async(Contact(PLATFORM, body.session), incoming)
-    return ChatOutput(replies=[ReplyOut(**r.to_dict()) for r in replies])
+    return ChatOutput(replies=[ReplyOut(**shown(r).to_dict()) for r in replies])
+
+
+def shown(reply: Reply) -> Reply:
+    """A button standing for a share code is a line of the text here: there is nothing to press."""
+    codes = [b for row in reply.buttons for b in row if b.code and not b.data]
+    if not codes:
+        return reply
+    _ = translator("vi")
+    rows = [[b for b in row if b not in codes] for row in reply.buttons]
+    text = "\n\n".join([reply.text, "\n".join(code_line(b, _) for b in codes)])
+    return Reply(text, [row for row in rows if row], reply.edit)
+
+
+class WebChannel:
+    """The web chat in `hocvuso serve`: always on, its page and endpoint on the app."""
+
+    platform = PLATFORM
+    state = "ready"
+    rate = 0.0
+    gate = None
+
+    def __init__(self) -> None:
+        self.ready = asyncio.Event()
+        self.ready.set()
+        self.router = router
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def courier(self) -> None:
+        return None   # the page asks; nothing can be sent to it unasked
+
+    def outbox_gate(self) -> None:
+        return None

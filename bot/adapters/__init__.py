@@ -1,1 +1,0 @@
-"""Adapters translate between a messaging platform and the platform-neutral core."""
