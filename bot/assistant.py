@@ -35,14 +35,15 @@ LAST_SEEN_RESOLUTION = timedelta(hours=1)  # don't write on every message just t
 
 class Assistant:
     def __init__(self, knowledge: Knowledge, sessions: sessionmaker[Session],
-                 timezone_name: str = "Asia/Ho_Chi_Minh"):
+                 timezone_name: str = "Asia/Ho_Chi_Minh", qa: dict[str, QaIndex] | None = None):
         self.knowledge = knowledge
         self.sessions = sessions
         self.tz = ZoneInfo(timezone_name)
         seed_reference_data(sessions, knowledge)
         self.bot_username: str | None = None   # set by the Telegram adapter when it connects
-        # Built once at start-up: one retrieval index per content language.
-        self.qa = {code: QaIndex(pack) for code, pack in knowledge.languages.items()}
+        # Built once at start-up: one retrieval index per content language (`qa`: indexes built
+        # already from the same knowledge; they are read-only, so the tests share one set).
+        self.qa = qa or {code: QaIndex(pack) for code, pack in knowledge.languages.items()}
         # SQLite has one writer at a time anyway: one worker thread avoids lock waits and
         # GIL ping-pong between threads. A server database gets a small pool.
         self.engine = sessions.kw["bind"]

@@ -9,13 +9,14 @@ import time
 import uvicorn
 
 
-def serve_in_thread(app, name: str) -> tuple[uvicorn.Server, threading.Thread, int]:
-    """Start `app` (lifespan on); returns the server, its thread and its port once it answers."""
+def serve_in_thread(app, name: str, port: int = 0) -> tuple[uvicorn.Server, threading.Thread, int]:
+    """Start `app` (lifespan on) on `port` (0: a free one); returns the server, its thread and its
+    port once it answers."""
     sock = socket.socket()
     # Without TCP_NODELAY every answer waits ~40 ms for a delayed ACK (Nagle's algorithm),
     # which made each bot round trip take ~90 ms. Accepted connections inherit the option.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=name)

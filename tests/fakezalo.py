@@ -262,10 +262,10 @@ class FakeZalo:
         """The base URL with /bot<token>: f"{fake.bot_url}/sendMessage"."""
         return f"{self.url}/bot{self.token}"
 
-    def start(self) -> FakeZalo:
+    def start(self, port: int = 0) -> FakeZalo:
         app = Starlette(routes=[Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"])],
                         lifespan=self._lifespan)
-        self._server, self._thread, self.port = serve_in_thread(app, "fake Zalo server")
+        self._server, self._thread, self.port = serve_in_thread(app, "fake Zalo server", port)
         return self
 
     def stop(self) -> None:
@@ -769,3 +769,31 @@ def _chat_of(event: dict) -> Any:
     message = event.get("message")
     chat = message.get("chat") if isinstance(message, dict) else None
     return chat.get("id") if isinstance(chat, dict) else None
+
+
+def main() -> None:
+    """Play a Zalo resident by hand: `python -m tests.fakezalo`, then start the bot with the
+    command it prints, in another terminal, and type. Each line is one message."""
+    import argparse
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8091, help="where the fake listens (default 8091)")
+    parser.add_argument("--chat", default="demo-resident", help="the resident's Zalo id")
+    parser.add_argument("--name", default="Lan", help="the resident's Zalo name")
+    args = parser.parse_args()
+    fake = FakeZalo(on_reply=lambda chat, message: print(f"\n{message.text}\n", flush=True))
+    fake.start(args.port)
+    print(f"In another terminal:\n  ZALO_BOT_TOKEN='{fake.token}' ZALO_API_URL={fake.url} make run\n"
+          "Then type here as the resident (Ctrl-D to stop).", flush=True)
+    try:
+        while True:
+            line = input("> ")
+            if line.strip():
+                fake.send_text(args.chat, line, name=args.name)
+    except (EOFError, KeyboardInterrupt):
+        pass
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -100,16 +100,16 @@ def test_decoding_random_text_never_raises_and_loses_nothing():
     assert decoded > 50
 
 
-@pytest.mark.parametrize("data", ["", "zz:1", "M", "🏠", "\udc80", "c" * 65, "x" * 200, "::"])
-def test_unknown_buttons_get_the_stale_button_answer(assistant, knowledge, data):
+def test_unknown_buttons_get_the_stale_button_answer(assistant, knowledge):
     chat = Chat(assistant, "garbage-presser")
-    [reply] = chat.press(data)
-    assert reply.text == STALE and has_menu(reply, knowledge.pack("vi"))
+    for data in ["", "zz:1", "M", "🏠", "\udc80", "c" * 65, "x" * 200, "::"]:   # one database for all
+        [reply] = chat.press(data)
+        assert reply.text == STALE and has_menu(reply, knowledge.pack("vi")), data
 
 
-@pytest.mark.parametrize("data", ["s:nope:1", "s:vneid:x", "qa:vneid:1:2", "vo:u", "vo:x:f:nope", "ev:abc",
-                                  "pv:-1", "l:zz", "c:maybe", "gd:other", "hs:vneid:999999999999"])
-def test_known_actions_with_bad_arguments_still_answer(assistant, data):
+def test_known_actions_with_bad_arguments_still_answer(assistant):
     chat = Chat(assistant, "odd-presser")
     chat.consent_and_skip_profile()
-    assert chat.press(data)   # an answer (checked for limits by Chat), never an exception
+    for data in ["s:nope:1", "s:vneid:x", "qa:vneid:1:2", "vo:u", "vo:x:f:nope", "ev:abc", "pv:-1", "l:zz",
+                 "c:maybe", "gd:other", "hs:vneid:999999999999"]:
+        assert chat.press(data), data   # an answer (checked for limits by Chat), never an exception

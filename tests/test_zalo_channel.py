@@ -67,7 +67,7 @@ def test_webhook_checks_the_secret_and_handles_a_redelivered_event_once(settings
         with zalo_app(settings, assistant) as client:
             point_webhook_at(fake, client)
             assert fake.calls_of("getUpdates") == []        # a webhook excludes polling
-            first = say(fake, "w1", "xin chao", at_least=2)
+            first = say(fake, "w1", "xin chao", replies=2)
             assert "Thuận Châu" in first[0] and fake.webhook_statuses() == [200]
 
             fake.redeliver(fake.last_event)                   # Zalo sends the same event again
@@ -92,7 +92,7 @@ def test_webhook_checks_the_secret_and_handles_a_redelivered_event_once(settings
 
 def test_polled_duplicates_stickers_and_group_chats(settings_for, assistant, sessions):
     with FakeZalo() as fake, zalo_app(settings_for(**zalo_env(fake)), assistant):
-        say(fake, "p1", "/start", at_least=2)
+        say(fake, "p1", "/start", replies=2)
         fake.redeliver(fake.last_event)                       # the same /start again: handled once
         time.sleep(0.8)
         assert fake.reply_count("p1") == 2

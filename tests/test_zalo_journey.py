@@ -34,14 +34,14 @@ def test_the_whole_journey_with_typed_numbers(settings_for, assistant, sessions,
     course = knowledge.pack("vi").courses["vneid"]
     with FakeZalo() as fake, zalo_app(settings_for(HOCVUSO_ADMIN_TOKEN=ADMIN, **zalo_env(fake)), assistant) as api:
         # Zalo has no /start: whatever a new person writes first, the bot greets and asks consent.
-        first = say(fake, CHAT, "chao ban a", at_least=2)
+        first = say(fake, CHAT, "chao ban a", replies=2)
         assert "Thuận Châu" in first[0]
         consent = first[-1]
         assert choices(consent) == {"1": "✅ Đồng ý", "2": "Không, cảm ơn"}
         assert resident(sessions) is None   # nothing kept before "yes"
 
         # Consent with "1", then the profile: village by number, then skip the rest.
-        village_question = say(fake, CHAT, "1", at_least=2)[-1]
+        village_question = say(fake, CHAT, "1", replies=2)[-1]
         lan = resident(sessions)
         assert lan is not None and lan.first_name == "Lan"
         village = knowledge.villages[1]
@@ -56,11 +56,11 @@ def test_the_whole_journey_with_typed_numbers(settings_for, assistant, sessions,
         for index in range(1, len(course.steps)):
             step = say(fake, CHAT, key_for(step, "Tiếp"))[-1]
             assert course.steps[index].title in step
-        question = say(fake, CHAT, key_for(step, "kiểm tra"), at_least=2)[-1]
+        question = say(fake, CHAT, key_for(step, "kiểm tra"), replies=2)[-1]
         for i, item in enumerate(course.quiz.questions):
             assert item.question in question and set(choices(question) or {}) <= set("ABCD0")
             letter = "ABCD"[item.answer - 1]
-            answered = say(fake, CHAT, letter.lower(), at_least=2)   # a small letter works too
+            answered = say(fake, CHAT, letter.lower(), replies=2)   # a small letter works too
             assert "✅" in answered[0], answered
             question = answered[-1]
         with sessions() as session:

@@ -13,6 +13,7 @@ from tests.http_helpers import serving
 
 CHOICE = re.compile(r"(?<!\S)([0-9A-Z]{1,3}) – ([^·\n]+)")
 SETTLE_SECONDS = 0.4
+EXTRA_SECONDS = 0.15     # more than the pause between two replies at ZALO_SEND_RATE's default 10/s
 
 
 def zalo_env(fake: FakeZalo, **env: str) -> dict[str, str]:
@@ -49,12 +50,16 @@ def settle(fake: FakeZalo, chat: str, at_least: int, timeout: float = 15) -> Non
         count = fake.reply_count(chat)
 
 
-def say(fake: FakeZalo, chat: str, text: str, at_least: int = 1, name: str = "Lan") -> list[str]:
-    """The resident types `text`; returns what the bot sent back."""
+def say(fake: FakeZalo, chat: str, text: str, replies: int = 1, name: str = "Lan") -> list[str]:
+    """The resident types `text`; returns the `replies` messages the bot sent back (and checks
+    that no more follow)."""
     before = fake.reply_count(chat)
     fake.send_text(chat, text, name=name)
-    settle(fake, chat, before + at_least)
-    return fake.texts(chat)[before:]
+    fake.wait_for_sync(lambda: fake.reply_count(chat) >= before + replies, 15)
+    time.sleep(EXTRA_SECONDS)   # one message more than expected would arrive by now
+    texts = fake.texts(chat)[before:]
+    assert len(texts) == replies, texts
+    return texts
 
 
 def choices(text: str) -> dict[str, str]:
