@@ -131,11 +131,18 @@ class LeaderRole:
             self.sender_tasks = [asyncio.create_task(self.send_when_ready(channel)) for channel in self.channels]
             while await asyncio.to_thread(self.leadership.still_held):
                 self.leader_seen = time.monotonic()
-                await asyncio.to_thread(fail_unreachable, self.assistant.sessions)
+                await self.fail_unreachable()
                 await asyncio.sleep(self.retry_seconds)
             log.error("leadership lost: stopping the scheduler and the sender, then trying to lead again")
         finally:
             await self.stop()
+
+    async def fail_unreachable(self) -> None:
+        """Outbox rows for residents no channel can push to (the web chat) fail, every round."""
+        try:
+            await asyncio.to_thread(fail_unreachable, self.assistant.sessions)
+        except Exception as exc:  # noqa: BLE001 - the database is briefly away: the next round retries
+            log.warning("could not mark unreachable outbox rows (%s)", type(exc).__name__)
 
     async def send_when_ready(self, channel: Channel) -> None:
         """Drain the channel's share of the outbox once it is connected, at its own rate."""

@@ -135,3 +135,17 @@ def test_a_rejected_token_switches_zalo_off_and_keeps_the_rest(settings_for, ass
                 time.sleep(0.05)
             assert client.get("/healthz").status_code == 200
             assert client.post("/chat/api/send", json={"session": "s" * 20, "text": "/start"}).status_code == 200
+
+
+def test_a_chat_flooding_the_bot_is_answered_in_turn_and_told_once(settings_for, assistant):
+    flood = translator("vi")("You sent many messages at once. I will answer them one at a time; the newest ones "
+                             "were skipped, so please send them again in a moment.")
+    with FakeZalo() as fake, zalo_app(settings_for(**zalo_env(fake)), assistant):
+        say(fake, "f1", "/start", replies=2)
+        for n in range(40):
+            fake.send_text("f1", "vneid la gi")
+        fake.wait_for_sync(lambda: flood in fake.texts("f1"), 15)
+        say(fake, "quiet-neighbour", "/start", replies=2)   # another chat is answered meanwhile
+        time.sleep(3)
+        texts = fake.texts("f1")
+        assert texts.count(flood) == 1 and 2 + 10 <= len(texts) < 2 + 40
