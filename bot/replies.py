@@ -31,6 +31,18 @@ def code_line(button: Button, _: Callable[[str], str]) -> str:
     return _("{label}: send the code {code} to the assistant").format(label=button.label, code=button.code)
 
 
+def with_codes(reply: Reply, _: Callable[[str], str], links: bool = False) -> Reply:
+    """The reply for a channel with nothing to press for a share code: each button standing for
+    one becomes a line of the text (code_line). `links`: the channel opens a button's link, so a
+    button with a link stays a button."""
+    codes = [b for row in reply.buttons for b in row if b.code and not b.data and not (links and b.url)]
+    if not codes:
+        return reply
+    rows = [[b for b in row if b not in codes] for row in reply.buttons]
+    text = "\n\n".join([reply.text, "\n".join(code_line(b, _) for b in codes)])
+    return Reply(text, [row for row in rows if row], reply.edit)
+
+
 @dataclass
 class Reply:
     text: str

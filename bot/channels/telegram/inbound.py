@@ -26,7 +26,7 @@ from bot.config import Settings
 from bot.i18n import N_, translator
 from bot.ordering import KeyedLocks
 from bot.pacing import SendGate, as_seconds
-from bot.replies import Contact, Incoming, Reply, code_line
+from bot.replies import Contact, Incoming, Reply, with_codes
 from bot.storage import StorageCheck
 
 log = logging.getLogger(__name__)
@@ -223,8 +223,7 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
 
 def shown_text(reply: Reply) -> str:
     """The text, with the share codes of buttons that have no link to open (no bot username)."""
-    codes = [code_line(b, translator("vi")) for row in reply.buttons for b in row if b.code and not b.url and not b.data]
-    return "\n\n".join([reply.text, "\n".join(codes)]) if codes else reply.text
+    return with_codes(reply, translator("vi"), links=True).text
 
 
 def fit(text: str) -> str:

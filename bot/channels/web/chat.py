@@ -26,7 +26,7 @@ from admin_api.schemas import ErrorOut
 from bot.addresses import client_address, wait_seconds
 from bot.i18n import N_, translator
 from bot.ordering import KeyedLocks
-from bot.replies import Contact, Incoming, Reply, code_line
+from bot.replies import Contact, Incoming, with_codes
 
 from bot.channels.web import PLATFORM
 PAGE = Path(__file__).with_name("chat.html")
@@ -185,18 +185,7 @@ async def send(body: ChatInput, request: Request) -> ChatOutput | JSONResponse:
     assistant = request.app.state.assistant
     async with _sessions(body.session):
         replies = await assistant.handle_async(Contact(PLATFORM, body.session), incoming)
-    return ChatOutput(replies=[ReplyOut(**shown(r).to_dict()) for r in replies])
-
-
-def shown(reply: Reply) -> Reply:
-    """A button standing for a share code is a line of the text here: there is nothing to press."""
-    codes = [b for row in reply.buttons for b in row if b.code and not b.data]
-    if not codes:
-        return reply
-    _ = translator("vi")
-    rows = [[b for b in row if b not in codes] for row in reply.buttons]
-    text = "\n\n".join([reply.text, "\n".join(code_line(b, _) for b in codes)])
-    return Reply(text, [row for row in rows if row], reply.edit)
+    return ChatOutput(replies=[ReplyOut(**with_codes(r, translator("vi")).to_dict()) for r in replies])
 
 
 class WebChannel:

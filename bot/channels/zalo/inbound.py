@@ -20,7 +20,6 @@ import threading
 import time
 from collections import Counter, OrderedDict
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import inbox
@@ -120,16 +119,13 @@ class OfferedChoices:
             held = self._memory.get(chat)
         return held[1] if held is not None and time.monotonic() - held[0] < MEMORY_SECONDS else None
 
-    def remember(self, chat: str, choices: dict[str, str] | None) -> None:
-        """Keep what the last message offered (None: it offered nothing, the last choices stay).
-        Run in the core's worker thread."""
-        with self.sessions.begin() as session:
-            is_resident = find_resident(session, Contact(PLATFORM, chat)) is not None
-            if is_resident and choices is not None:
-                session.execute(update(Resident).where(Resident.platform == PLATFORM, Resident.external_id == chat)
-                                .values(offered_choices=choices))
+    def keep(self, chat: str, choices: dict[str, str] | None, resident: Resident | None) -> None:
+        """Keep what the last message offered (None: it offered nothing, the last choices stay):
+        on the resident's row (the caller commits), or in memory for someone not yet a resident."""
+        if resident is not None and choices is not None:
+            resident.offered_choices = choices
         with self._lock:
-            if is_resident:
+            if resident is not None:
                 self._memory.pop(chat, None)
                 return
             previous = self._memory.get(chat, (0.0, {}))[1]
@@ -252,21 +248,20 @@ class ZaloInbound:
 
     # ---- replying ----------------------------------------------------------------------------
     async def _send(self, chat: str, replies: list[Reply]) -> None:
-        language = await self.assistant.run(self._language, chat)
-        _ = translator(language)
-        offered = None
-        for reply in replies:
-            rendering = render(reply, _)
-            offered = rendering.choices or offered
-            for part in rendering.parts:
-                if not await self._say(chat, part):
-                    return
-        await self.assistant.run(self.choices.remember, chat, offered)
+        for part in await self.assistant.run(self._rendered, chat, replies):
+            if not await self._say(chat, part):
+                return
 
-    def _language(self, chat: str) -> str:
-        with self.assistant.sessions() as session:
+    def _rendered(self, chat: str, replies: list[Reply]) -> list[str]:
+        """The replies as Zalo messages, in the resident's language; the choices they offer are
+        kept at once (a number typed before the last part arrives still finds them)."""
+        with self.assistant.sessions.begin() as session:
             resident = find_resident(session, Contact(PLATFORM, chat))
-            return resident.language if resident is not None else self.assistant.knowledge.default_language
+            _ = translator(resident.language if resident is not None else self.assistant.knowledge.default_language)
+            renderings = [render(reply, _) for reply in replies]
+            offered = next((r.choices for r in reversed(renderings) if r.choices), None)
+            self.choices.keep(chat, offered, resident)
+        return [part for rendering in renderings for part in rendering.parts]
 
     async def _say(self, chat: str, text: str) -> bool:
         """Send one message in the channel's pace; False if the chat cannot be reached now."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from bot.button_data import Action, encode
 from bot.i18n import N_, Translator
-from bot.replies import Button, Reply, code_line
+from bot.replies import Button, Reply, with_codes
 
 MAX_TEXT = 2000                 # sendMessage takes 1 to 2,000 characters
 MENU_KEY = "0"
@@ -59,11 +59,11 @@ def choice_line(pairs: list[tuple[str, Button]], _: Translator) -> str:
 
 
 def render(reply: Reply, _: Translator) -> Rendering:
+    reply = with_codes(reply, _)
     lines = [reply.text]
-    codes = [code_line(b, _) for row in reply.buttons for b in row if b.code and not b.data]
-    links = [f"{b.label}: {b.url}" for row in reply.buttons for b in row if b.url and not b.code]
-    if codes or links:
-        lines.append("\n".join(codes + links))
+    links = [f"{b.label}: {b.url}" for row in reply.buttons for b in row if b.url]
+    if links:
+        lines.append("\n".join(links))
     pairs = keyed(reply.buttons)
     if pairs:
         lines.append(choice_line(pairs, _))
