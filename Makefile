@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_pipeline.py
 	$(BIN)/python bench/bench_qa.py
 	$(BIN)/python bench/bench_report.py
+	$(BIN)/python bench/bench_console.py
 	$(BIN)/python bench/bench_delivery.py
 	$(BIN)/python bench/bench_inbox.py
 

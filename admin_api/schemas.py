@@ -1,10 +1,15 @@
 """Request and response bodies of the admin API (kept apart from the ORM models)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args, get_type_hints
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints,
+                      create_model)
+
+from admin_api.reports.as_json import json_figures
+from admin_api.reports.model import Measure, Row
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
@@ -233,31 +238,44 @@ class MeasureOut(BaseModel):
                                                "percent shows 100): check the base entered by officials, or the data")
 
 
-class RowOut(BaseModel):
-    id: str | None
-    name: str
-    registered: int
-    new_in_period: int
-    courses_started: int
-    courses_completed: int
-    core_completed: int
-    adult_population: int | None
-    households: int | None
-    basic_skills: MeasureOut | None
-    basic_skills_web: int | None = Field(description="of basic_skills.count, the web chat's residents")
-    certified: MeasureOut | None = Field(description="adults on a messenger account (Telegram; Zalo later) who "
-                                                     "reported being certified on VNeID: counts toward the target")
-    certified_web: int | None = Field(description="adults who reported it on the web chat: anyone can open any "
-                                                  "number of web sessions, so it is shown apart and never counted "
-                                                  "toward the target")
-    group_target: MeasureOut | None
-    digital_families: MeasureOut | None
+# What the API schema says of some figures of a row; every figure is also named in the report's
+# ``labels``, in the files' words.
+FIGURE_DOCS = {
+    "basic_skills_web": "of basic_skills.count, the web chat's residents",
+    "certified": "adults on a messenger account (Telegram; Zalo later) who reported, with one tap to the "
+                 "assistant, being certified on VNeID: self-reported, not checked against the commune "
+                 "police's figures; counts toward the target",
+    "certified_web": "adults who reported it on the web chat: anyone can open any number of web sessions, so it "
+                     "is shown apart and never counted toward the target",
+}
+
+
+def _figure_type(name: str, hints: dict[str, Any]) -> Any:
+    """The Row attribute's type, a Measure as MeasureOut; a number for a figure Row lacks."""
+    hint = hints.get(name, int | None)
+    if hint is Measure or Measure in get_args(hint):
+        return MeasureOut | None
+    return hint
+
+
+def row_out_model(figures: Iterable[str]) -> type[BaseModel]:
+    """A report row's schema, made from the report's figures (reports.as_json.json_figures), so
+    that a figure added to the columns is in the schema too, not dropped from the response."""
+    hints = get_type_hints(Row)
+    fields: dict[str, Any] = {name: (_figure_type(name, hints), Field(description=FIGURE_DOCS.get(name)))
+                              for name in figures}
+    return create_model("RowOut", id=(str | None, ...), name=(str, ...), **fields)
+
+
+RowOut = row_out_model(json_figures())
 
 
 class IndicatorOut(BaseModel):
     id: str
     label: str
     measure: MeasureOut
+    self_reported: bool = Field(False, description="the figure is what residents reported to the assistant "
+                                                   "(VNeID certification), not checked against official figures")
 
 
 class AmbassadorRankOut(BaseModel):

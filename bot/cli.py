@@ -84,7 +84,8 @@ def cmd_serve(settings: Settings, args) -> None:
     # collector's sight, its full passes stop pausing every reply and send (70 ms each here).
     gc.freeze()
     url = f"http://{settings.host}:{settings.port}"
-    print(f"hocvuso is running: web chat at {url}/chat, API docs at {url}/docs", flush=True)
+    print(f"hocvuso is running: web chat at {url}/chat, officials' console at {url}/admin, "
+          f"API docs at {url}/docs", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
     if server_lock is not None:
         server_lock.release()
@@ -223,6 +224,72 @@ def cmd_revoke_token(settings: Settings, args) -> None:
         print(f"token {token.id} revoked")
 
 
+def _read_password() -> str:
+    """Asked twice at a terminal; one line on standard input otherwise (for scripts)."""
+    import getpass
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password (10 characters or more): ")
+    if getpass.getpass("the same password again: ") != first:
+        print("error: the two passwords differ", file=sys.stderr)
+        raise SystemExit(2)
+    return first
+
+
+def cmd_create_user(settings: Settings, args) -> None:
+    from bot.models import AuditEntry, Village
+    from console.security import AccountError, create_user
+
+    with _database(settings)() as session:
+        if args.village and session.get(Village, args.village) is None:
+            print(f"error: --village: no village {args.village!r} (see the Bản page or GET /api/v1/villages)",
+                  file=sys.stderr)
+            raise SystemExit(2)
+        try:
+            user = create_user(session, args.username, _read_password(), args.role, args.village)
+        except AccountError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        session.add(AuditEntry(actor="command line", action="console_user.create", subject=f"user {user.id}",
+                               detail={"role": args.role, "village": args.village}))
+        session.commit()
+        print(f"user {user.username} ({args.role}{', ' + args.village if args.village else ''}) created: "
+              "sign in at /admin")
+
+
+def cmd_set_password(settings: Settings, args) -> None:
+    from sqlalchemy import select
+
+    from bot.models import AuditEntry, ConsoleUser
+    from console.security import AccountError, set_password
+
+    with _database(settings)() as session:
+        user = session.scalar(select(ConsoleUser).where(ConsoleUser.username == args.username.strip().lower()))
+        if user is None:
+            print(f"error: no user {args.username!r}", file=sys.stderr)
+            raise SystemExit(2)
+        try:
+            set_password(session, user, _read_password())
+        except AccountError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        session.add(AuditEntry(actor="command line", action="console_user.password", subject=f"user {user.id}"))
+        session.commit()
+        print(f"new password set for {user.username}; the account is unlocked and signed out everywhere")
+
+
+def cmd_list_users(settings: Settings, args) -> None:
+    from sqlalchemy import select
+
+    from bot.models import ConsoleUser, utcnow
+
+    with _database(settings)() as session:
+        for u in session.scalars(select(ConsoleUser).order_by(ConsoleUser.id)):
+            locked = u.locked_until is not None and u.locked_until > utcnow()
+            print(f"{u.id:4d}  {u.role:8s} {u.village_id or '-':24s} {'locked' if locked else 'active':8s} {u.username}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="hocvuso", description="The digital-skills assistant of the commune")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -246,7 +313,7 @@ def main(argv: list[str] | None = None) -> None:
                                                    "then the answers residents voted 👎")
     unanswered.add_argument("--limit", type=int, default=30)
     unanswered.set_defaults(func=cmd_unanswered)
-    admin = sub.add_parser("admin", help="admin API tokens")
+    admin = sub.add_parser("admin", help="admin API tokens and console accounts")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)
     create = admin_sub.add_parser("create-token", help="make a token for the admin API (printed once)")
     create.add_argument("--role", choices=("admin", "village", "viewer"), required=True)
@@ -257,6 +324,16 @@ def main(argv: list[str] | None = None) -> None:
     revoke = admin_sub.add_parser("revoke-token", help="stop a token from working")
     revoke.add_argument("id", type=int)
     revoke.set_defaults(func=cmd_revoke_token)
+    user = admin_sub.add_parser("create-user", help="make an official's account for the console at /admin "
+                                                    "(asks for the password)")
+    user.add_argument("--username", required=True)
+    user.add_argument("--role", choices=("admin", "village", "viewer"), required=True)
+    user.add_argument("--village", help="the village id, for --role village")
+    user.set_defaults(func=cmd_create_user)
+    password = admin_sub.add_parser("set-password", help="give an account a new password (also unlocks it)")
+    password.add_argument("--username", required=True)
+    password.set_defaults(func=cmd_set_password)
+    admin_sub.add_parser("list-users", help="console accounts and their roles").set_defaults(func=cmd_list_users)
     args = parser.parse_args(argv)
 
     settings = load_settings()

@@ -184,8 +184,7 @@ class Sender:
         return claimed
 
     def _course_buttons(self, courses: list[str], language: str) -> list[list[Button]]:
-        pack = self.knowledge.pack(language)
-        return [[Button(pack.courses[c].button, encode(Action.OPEN_COURSE, c))] for c in courses if c in pack.courses]
+        return course_buttons(self.knowledge.pack(language), courses)
 
     def _record(self, outcomes: list[Outcome]) -> None:
         now = utcnow()
@@ -364,3 +363,8 @@ class Sender:
 def _rows(buttons: list | None) -> list[list[Button]]:
     """An outbox row's buttons ([label, data] pairs) as keyboard rows, one button per row."""
     return [[Button(label, data)] for label, data in buttons or []]
+
+
+def course_buttons(pack, courses: list[str]) -> list[list[Button]]:
+    """A broadcast's buttons: one per course it offers, each opening that course."""
+    return [[Button(pack.courses[c].button, encode(Action.OPEN_COURSE, c))] for c in courses if c in pack.courses]

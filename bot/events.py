@@ -72,6 +72,11 @@ def announcement_text(event: Event, heading: str, language: str, tz: ZoneInfo) -
     return "\n".join(lines)
 
 
+def announcement_times(event: Event, tz: ZoneInfo) -> list[tuple[Offset, datetime]]:
+    """When each announcement of the event goes out (before quiet hours are applied)."""
+    return [(offset, _due(event, offset, tz)) for offset in OFFSETS]
+
+
 def _due(event: Event, offset: Offset, tz: ZoneInfo) -> datetime:
     day = event.starts_at.astimezone(tz).date() - timedelta(days=offset.days_before)
     return datetime.combine(day, offset.at, tz).astimezone(timezone.utc)

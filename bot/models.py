@@ -275,6 +275,49 @@ class AdminToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class ConsoleUser(Base):
+    """An official's account for the web console (/admin). Same roles and village scope as the
+    API tokens. Only an argon2 hash of the password is kept."""
+
+    __tablename__ = "console_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    village_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)   # wrong passwords in a row
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ConsoleSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is kept."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("console_users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ReportNote(Base):
+    """What an official wrote for a report's narrative sections (Đánh giá chung, Khó khăn…),
+    kept per period and village ("" for the whole commune)."""
+
+    __tablename__ = "report_notes"
+
+    period_from: Mapped[date] = mapped_column(Date, primary_key=True)
+    period_to: Mapped[date] = mapped_column(Date, primary_key=True)
+    village_id: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    sections: Mapped[dict] = mapped_column(JSON)      # section id -> text
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(80))
+
+
 class AuditEntry(Base):
     """Who changed what, and when. Holds ids and field names, never a resident's data."""
 

@@ -10,18 +10,21 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 import admin_api
 from admin_api import errors
 from admin_api.deps import hash_token
+from bot.api_docs import install_docs
 from bot.assistant import Assistant
 from bot.channels import Channel, packages
 from bot.config import Settings
 from bot.i18n import translator
 from bot.leader import LeaderRole
 from bot.storage import StorageCheck
+from console import install_console
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +91,17 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
                 except Exception:  # noqa: BLE001 - one channel must not keep the others from stopping
                     log.exception("could not stop the %s channel cleanly", channel.platform)
 
-    app = FastAPI(title=translator("vi")("Digital skills assistant"), version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title=translator("vi")("Digital skills assistant"), version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # install_docs: /docs and /redoc with no CDN
+    install_docs(app)
     app.state.assistant = assistant
     app.state.settings = settings
     app.state.storage = storage
     app.state.leader = leader
     errors.install(app)
     app.add_middleware(RefuseWhenStorageLost, storage=storage)
+    # Pages, scripts and reports travel compressed: residents and officials are on weak signal.
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
     app.state.sessions = assistant.sessions
     app.state.admin_token_hash = hash_token(settings.admin_token) if settings.admin_token else None
     app.state.channels = {channel.platform: channel for channel in channels}
@@ -102,6 +109,7 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
         if channel.router is not None:
             app.include_router(channel.router)
     app.include_router(admin_api.router)
+    install_console(app)
 
     @app.get("/healthz", tags=["health"], response_model=Health, responses={503: {"model": Health}})
     def healthz(response: Response) -> Health:

@@ -22,6 +22,7 @@ from tests.fakebotapi import FakeBotAPI
 POSTGRES_URL = os.environ.get("HOCVUSO_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 COMMUNE_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+pytest_plugins = ["tests.browser"]  # chromium, browser_page, phone_page, serve_app, ...
 
 
 def pytest_addoption(parser):

@@ -180,6 +180,31 @@ def test_preview_send_follow_and_cancel_a_broadcast_to_one_village(api, sessions
         assert session.scalar(select(AuditEntry.actor)) == "HOCVUSO_ADMIN_TOKEN"
 
 
+def test_send_again_to_those_who_failed(api, sessions):
+    for n in range(4):
+        add_resident(sessions, n, VILLAGE_A)
+    first = api.post("/api/v1/broadcasts", json={"text": "Lịch tiêm chủng", "courses": ["vneid"],
+                                                 "audience": {"villages": [VILLAGE_A]}, "urgent": True}).json()
+    assert error_of(api.post(f"/api/v1/broadcasts/{first['id']}/resend-failed"), 409)["field"] == "broadcast_id"
+    with sessions() as session:      # as the sender would leave them: 2 failed, 1 blocked the bot, 1 sent
+        rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        for row, status in zip(rows, ("failed", "failed", "blocked", "sent")):
+            row.status, row.last_error = status, None if status == "sent" else "Bad Request: chat not found"
+        failed = {row.resident_id for row in rows if row.status == "failed"}
+        session.commit()
+    again = api.post(f"/api/v1/broadcasts/{first['id']}/resend-failed")
+    assert again.status_code == 201 and again.json()["recipients"] == 2
+    with sessions() as session:
+        queued = session.scalars(select(OutboxMessage).where(OutboxMessage.broadcast_id == again.json()["id"])).all()
+        assert {row.resident_id for row in queued} == failed and {row.status for row in queued} == {"queued"}
+        actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+        assert actions[-1] == "broadcast.resend_failed"
+    status = api.get(f"/api/v1/broadcasts/{again.json()['id']}").json()
+    assert status["text"] == "Lịch tiêm chủng" and status["courses"] == ["vneid"]
+    village = bearer(make_token(sessions, "village", VILLAGE_B))
+    assert api.post(f"/api/v1/broadcasts/{first['id']}/resend-failed", headers=village).status_code == 403
+
+
 def test_a_village_token_broadcasts_to_its_own_village(api, sessions):
     add_resident(sessions, 1, VILLAGE_A)
     add_resident(sessions, 2, VILLAGE_B)

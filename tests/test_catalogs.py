@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import string
 
 import pytest
@@ -11,8 +12,11 @@ from babel.messages.pofile import read_po
 from bot.config import REPO_ROOT
 from bot.i18n import LOCALE_DIR, available_languages, translator
 
-CODE_DIRS = [REPO_ROOT / "bot", REPO_ROOT / "admin_api"]
-KEYWORDS = {"_": None, "N_": None}
+CODE_DIRS = [REPO_ROOT / "bot", REPO_ROOT / "admin_api", REPO_ROOT / "console"]
+TEMPLATES = REPO_ROOT / "console" / "templates"
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
+# Letters only Vietnamese uses (with a diacritic): none may appear in code or templates.
+VIETNAMESE = re.compile("[àáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ]", re.I)
 
 
 def read_catalog(language: str):
@@ -26,7 +30,10 @@ def extracted() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for directory in CODE_DIRS:
         for filename, lineno, message, _comments, _context in extract_from_dir(
-                str(directory), method_map=[("**.py", "python")], keywords=KEYWORDS):
+                str(directory), method_map=[("**.py", "python"), ("templates/**.html", "jinja2")],
+                keywords=KEYWORDS):
+            if isinstance(message, tuple):       # ngettext: the catalog keys it by the singular
+                message = message[0]
             if isinstance(message, str) and message:
                 found.setdefault(message, []).append(f"{directory.name}/{filename}:{lineno}")
     return found
@@ -48,7 +55,9 @@ def literal_calls() -> dict[str, list[str]]:
 
 
 def placeholders(text: str) -> set[str]:
-    return {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
+    """{name} fields (str.format) and %(name)s ones (the templates' gettext)."""
+    return ({field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
+            | set(re.findall(r"%\((\w+)\)s", text)))
 
 
 def untranslated(ids: dict[str, list[str]], catalog) -> list[str]:
@@ -64,6 +73,29 @@ def test_extraction_finds_the_ui_strings():
     ids = extracted()
     assert len(ids) > 50
     assert "What would you like to learn? Tap a lesson below." in ids
+    assert "Sign in for officials" in ids                                  # a console template
+    assert "%(num)s resident will receive it" in ids                      # ngettext in a template
+    assert "The username or password is wrong." in ids                    # console code
+
+
+def python_strings(path) -> list[tuple[int, str]]:
+    """The string literals of a module, docstrings left out (they may name a page as officials do)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    return [(node.lineno, node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+
+
+def test_no_vietnamese_in_the_console_code_or_pages():
+    """UI text lives in the catalogs: the console's code, pages and script hold English msgids."""
+    console = REPO_ROOT / "console"
+    found = [f"{path.relative_to(REPO_ROOT)}:{n}" for path in [*TEMPLATES.rglob("*.html"), *console.rglob("*.js")]
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if VIETNAMESE.search(line)]
+    found += [f"{path.relative_to(REPO_ROOT)}:{n}" for path in console.rglob("*.py")
+              for n, text in python_strings(path) if VIETNAMESE.search(text)]
+    assert not found, "Vietnamese text outside the catalogs:\n" + "\n".join(found)
 
 
 def test_every_extracted_message_is_translated_to_vietnamese():

@@ -3,11 +3,14 @@
 - a share whose count exceeds its base (250 certified in a village entered as 100 adults) shows
   100% and is flagged, in the JSON, the workbook (openpyxl) and the Word report (python-docx);
 - web-chat residents' "I am certified on VNeID" is counted apart and never toward the target;
-  their completed core courses count, and how many there are is shown beside the figure.
+  their completed core courses count, and how many there are is shown beside the figure;
+- the certified figure is called self-reported wherever it shows, and never the commune's result;
+- no sentence writes a count of nought as "Có 0 người", with an empty database or with data.
 """
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -125,7 +128,7 @@ def test_a_share_above_100_percent_is_capped_and_flagged_in_json_xlsx_and_docx(a
     [word_village, *_] = word_rows(document, VILLAGE_NAME)
     assert word_village.count(note) == 2                             # basic skills and certified
     text = "\n".join(p.text for p in document.paragraphs)
-    assert header("narrative_villages_over_base", villages=VILLAGE_NAME) in text
+    assert header("difficulty_over_base", villages=VILLAGE_NAME) in text
     assert "400" not in " ".join(" ".join(r) for r in word_rows(document, VILLAGE_NAME))
 
 
@@ -177,3 +180,70 @@ def test_the_word_tables_only_place_the_shared_columns():
                                                     "people_in_sessions"]
     used = {c.header for c in (*INDICATOR_COLUMNS, *VILLAGE_COLUMNS, *GROUP_COLUMNS)}
     assert used <= set(LABELS), sorted(used - set(LABELS))
+
+
+# --- the self-reported certification ---------------------------------------------------------------------
+
+SELF_REPORTED = ("tự báo", "chưa đối chiếu")
+
+
+def says_self_reported(text: str) -> bool:
+    return all(words in text.lower() for words in SELF_REPORTED)
+
+
+def test_the_certified_figure_is_called_self_reported_in_json_xlsx_and_docx(api, sessions):
+    api.patch(f"/api/v1/villages/{VILLAGE}", json={"adult_population": 2})
+    for village in OTHER_VILLAGES:
+        api.patch(f"/api/v1/villages/{village}", json={"adult_population": 1})
+    add_adult(sessions, 1, "telegram", certified=True)           # 1 of 6 adults: 16.7%, target 60%
+    report, book, document = report_files(api)
+
+    assert says_self_reported(report["labels"]["certified"])
+    [indicator] = [i for i in report["indicators"] if i["id"] == "xac-nhan-vneid"]
+    assert indicator["self_reported"] is True and says_self_reported(indicator["label"])
+    assert not any(i["self_reported"] for i in report["indicators"] if i["id"] != "xac-nhan-vneid")
+
+    assert sheet_row(book, "sheet_indicators", indicator["label"])[LABELS["col_count"]].value == 1
+    village_headers = [c.value for c in book[LABELS["sheet_villages"]][2]]
+    assert all(says_self_reported(h) for h in village_headers if "VNeID" in h and "chỉ tiêu (%)" not in h
+               and "trang web" not in h)
+    assert [row[1] for row in word_rows(document, indicator["label"])] == [indicator["label"]]
+    assert any(says_self_reported(c.text) for t in document.tables for c in t.rows[0].cells)
+
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert header("narrative_self_reported", count="1", percent="16,7") in text
+    judged = [p.text for p in document.paragraphs
+              if p.text.startswith((LABELS["narrative_met"].split("{")[0], LABELS["narrative_not_met"].split("{")[0]))]
+    assert judged and not any(indicator["label"] in p for p in judged)
+
+
+# --- a count of nought --------------------------------------------------------------------------------
+
+# A count written as a bare nought ("có 0 người", "0/60 hộ"); not 0,0% nor a date or a larger number.
+BARE_ZERO = re.compile(r"(?<![\d.,])0(?![\d.,%])")
+
+
+def document_paragraphs(api, query: str = PERIOD) -> list[str]:
+    response = api.get(f"/api/v1/reports/progress?{query}&format=docx")
+    assert response.status_code == 200
+    return [p.text for p in Document(io.BytesIO(response.content)).paragraphs if p.text]
+
+
+def test_an_empty_database_writes_no_bare_nought(api):
+    paragraphs = document_paragraphs(api)
+    assert [p for p in paragraphs if BARE_ZERO.search(p)] == []
+    assert header("narrative_usage_zero", period_to="07/06/2026") in paragraphs
+
+
+def test_a_database_with_data_writes_no_bare_nought(api, sessions):
+    """Residents who joined before the period, one of whom learned in it; nobody certified, no
+    household, no ambassador: noughts beside figures that are not."""
+    add_adult(sessions, 1, "telegram", core=True)
+    add_adult(sessions, 2, "telegram")
+    paragraphs = document_paragraphs(api, "from=2026-03-01&to=2026-06-07")
+    assert [p for p in paragraphs if BARE_ZERO.search(p)] == []
+    text = "\n".join(paragraphs)
+    assert header("narrative_usage_no_new", period_to="07/06/2026", registered="2") in text
+    assert header("narrative_courses_zero") in text         # the courses were done in February
+    assert header("narrative_core", core_completed="1", core_count=3) in text
+    assert LABELS["narrative_self_reported_zero"] in text

@@ -15,7 +15,9 @@ import openpyxl
 import pytest
 import yaml
 
-from admin_api.reports.docx import narrative, render_docx
+from admin_api.reports.docx import render_docx
+from admin_api.reports.narrative import narrative
+from admin_api.reports.notes import suggested_notes
 from admin_api.reports.model import AmbassadorRow, Indicator, Measure, Report, Row
 from admin_api.reports.xlsx import label, render_xlsx, sheet_name
 
@@ -54,10 +56,43 @@ def make_report(village_filter: str | None = None) -> Report:
             Indicator("ky-nang-so-co-ban", "Adults with basic digital skills", Measure(19, None, 80)),
             Indicator("can-bo", "Officials trained", Measure(8, 10, 80)),
             Indicator("hoc-sinh", "Pupils trained", Measure(3, 12, 100)),
+            Indicator("xac-nhan-vneid", "Certified on VNeID (self-reported)", Measure(11, None, 50),
+                      self_reported=True),
         ],
         villages=[na_lo, tk1], groups=[officials, residents], total=total,
         ambassadors=[AmbassadorRow(1, "Mai", "Ban Na Lo", helped=7, completions=12, people_in_sessions=15),
                      AmbassadorRow(2, "Hung", "Tieu khu 1", helped=3, completions=4, people_in_sessions=0)])
+
+
+def zero_report() -> Report:
+    """Nobody uses the assistant yet: every count is nought."""
+    report = make_report()
+    village = Row("ban-na-lo", "Ban Na Lo", adult_population=200, households=60, basic_skills=Measure(0, 200, 80),
+                  certified=Measure(0, 200, 50), digital_families=Measure(0, 60))
+    report.villages = [village]
+    report.groups = [Row("can-bo", "Can bo cong chuc", group_target=Measure(0, None, 80))]
+    report.total = Row(None, "Thuan Chau", adult_population=200, households=60, basic_skills=Measure(0, 200, 80),
+                       certified=Measure(0, 200, 50), digital_families=Measure(0, 60))
+    report.indicators = [Indicator("ky-nang-so-co-ban", "Adults with basic digital skills", Measure(0, 200, 80)),
+                         Indicator("can-bo", "Officials trained", Measure(0, None, 80)),
+                         Indicator("xac-nhan-vneid", "Certified (self-reported)", Measure(0, 200, 50),
+                                   self_reported=True)]
+    report.ambassadors = []
+    return report
+
+
+def some_zero_report(started: int, completed: int) -> Report:
+    """Residents, but no newcomer, no one through the core courses, no family, no self-report;
+    the courses started and completed given; an ambassador with hands-on sessions only."""
+    report = zero_report()
+    report.total.registered, report.total.new_in_period = 5, 0
+    report.total.courses_started, report.total.courses_completed = started, completed
+    report.ambassadors = [AmbassadorRow(1, "Mai", "Ban Na Lo", helped=0, completions=0, people_in_sessions=4)]
+    return report
+
+
+# A count written as a bare nought ("có 0 người", "0/60 hộ"); not 0,0% nor a date or a larger number.
+BARE_ZERO = re.compile(r"(?<![\d.,])0(?![\d.,%])")
 
 
 def open_xlsx(data: bytes) -> openpyxl.Workbook:
@@ -109,26 +144,45 @@ class RecordingLabels(dict):
         return super().get(key, default)
 
 
-def test_every_label_the_renderers_use_is_in_the_content_file(labels):
+def every_branch() -> list[Report]:
+    """Reports that take every branch of the wording: one village, households entered, no
+    ambassador, ambassadors with some figures nought, nothing at all, only some figures nought."""
+    scoped = make_report(village_filter="ban-na-lo")
+    scoped.total.basic_skills_web, scoped.total.certified_web = 1, 3
+    entered = make_report()
+    entered.total.digital_families = Measure(24, 100)
+    entered.total.basic_skills_web, entered.total.certified_web = 2, 0
+    entered.ambassadors = []
+    entered.indicators[-1].measure = Measure(0, 100, 50)
+    unnamed = make_report()
+    unnamed.ambassadors = [AmbassadorRow(1, "", "", 1, 0, 0)]
+    unnamed.total.basic_skills_web, unnamed.total.certified_web = 0, 3
+    unnamed.indicators[-1].measure = Measure(30, 100, 50)
+    sessions_only = make_report()
+    sessions_only.ambassadors = [AmbassadorRow(1, "Mai", "Ban Na Lo", 0, 0, 4)]
+    completions_only = make_report()
+    completions_only.ambassadors = [AmbassadorRow(1, "Mai", "Ban Na Lo", 0, 2, 0)]
+    over = make_report()          # figures above their bases, and an indicator without a target
+    over.villages[0].basic_skills = Measure(250, 200, 80)
+    over.villages[0].digital_families = Measure(70, 60, basis="households")
+    over.groups[0].group_target = Measure(12, 10, 80, basis="registered")
+    over.indicators[0].measure = Measure(250, 200, 80)
+    over.indicators.append(Indicator("khac", "Without a target", Measure(3, 10)))
+    return [scoped, entered, unnamed, sessions_only, completions_only, over, zero_report(),
+            *(some_zero_report(started, completed) for started, completed in ((3, 0), (0, 2), (0, 0)))]
+
+
+def test_every_label_is_in_the_content_file_and_every_label_there_is_used(labels):
     assert all(re.fullmatch(r"[a-z][a-z0-9_]*", k) for k in labels), sorted(labels)
     assert all(isinstance(v, str) and v for v in labels.values())
     recorder = RecordingLabels(labels)
-    render_xlsx(make_report(village_filter="ban-na-lo"), recorder)
-    render_docx(make_report(village_filter="ban-na-lo"), recorder)
-    other = make_report()                  # the other branches: households entered, no ambassador...
-    other.total.digital_families = Measure(24, 100)
-    other.ambassadors = []
-    render_xlsx(other, recorder)
-    render_docx(other, recorder)
-    other.ambassadors = [AmbassadorRow(1, "", "", 1, 0, 0)]     # ... or one without name or village
-    render_docx(other, recorder)
-    assert {"sheet_indicators", "col_registered", "narrative_usage", "issuer_line1"} <= recorder.asked
-    assert {"sheet_ambassadors", "section_ambassadors", "ambassadors_none", "col_rank", "col_digital_families",
-            "col_digital_families_count", "subsection_digital_families", "narrative_digital_families",
-            "narrative_digital_families_no_households", "narrative_no_households", "narrative_best_ambassador",
-            "narrative_best_ambassador_no_village", "ambassador_unnamed"} <= recorder.asked
+    for report in every_branch():
+        render_xlsx(report, recorder)
+        render_docx(report, recorder)
     assert recorder.asked <= set(labels), sorted(recorder.asked - set(labels))
-    assert {"no_village", "no_group"} <= set(labels)        # used by reports.progress
+    # Used by reports.progress, not by the renderers: a row's name, and the self-reported indicator's.
+    elsewhere = {"no_village", "no_group", "indicator_self_reported"}
+    assert set(labels) - recorder.asked == elsewhere, sorted(set(labels) - recorder.asked)
 
 
 def test_label_falls_back_to_its_key_and_never_raises_on_a_broken_template():
@@ -269,7 +323,7 @@ def test_xlsx_indicators_and_groups(labels):
     residents = row_named(ws, "Nguoi dan")
     assert ws.cell(residents, header_index(ws, labels, "col_new_in_period")).value == 15
     assert [ws.cell(residents, c).value for c in (g_count, g_base, g_pct, g_target)] == [None] * 4
-    assert ws.cell(residents, header_index(ws, labels, "col_met")).value is None
+    assert ws.cell(residents, header_index(ws, labels, "col_group_target_met")).value is None
 
 
 def test_xlsx_sheet_names_are_made_valid(labels):
@@ -391,17 +445,18 @@ def test_docx_narrative_restates_the_figures(labels):
     assert label(labels, "narrative_no_percent", items=label(labels, "item_count",
                                                              label="Adults with basic digital skills",
                                                              count="19")) in text
-    assert label(labels, "narrative_no_population", villages="Tieu khu 1") in text
-    best = label(labels, "narrative_best_ambassador", first_name="Mai", village="Ban Na Lo", helped="7",
-                 people_in_sessions="15")
+    best = label(labels, "narrative_best_ambassador", first_name="Mai", village="Ban Na Lo",
+                 deeds=label(labels, "deeds_helped_and_sessions", helped="7", people_in_sessions="15"))
     assert best in paragraphs and paragraphs[-1] == best
     assert not any("Ban Na Lo" in p for p in paragraphs if p != best)
     assert "Hung" not in text                             # only the best ambassador is named
-    # The households of Tieu khu 1 are not entered: the count, no percent, and which village.
-    assert label(labels, "narrative_digital_families_no_households", digital_families="24") + " " \
-        + label(labels, "narrative_no_households", villages="Tieu khu 1") in paragraphs
+    # The households of Tieu khu 1 are not entered: the count, no percent; which village is a difficulty.
+    assert label(labels, "narrative_digital_families_no_households", digital_families="24") in paragraphs
     assert label(labels, "narrative_digital_families", digital_families="24", households="", percent="")[:12] \
         not in text
+    difficulties = suggested_notes(report, labels)["difficulties"].split("\n")
+    assert label(labels, "difficulty_no_population", villages="Tieu khu 1") in difficulties
+    assert label(labels, "difficulty_no_households", villages="Tieu khu 1") in difficulties
 
     document_text = "\n".join(p.text for p in open_docx(render_docx(report, labels)).paragraphs)
     assert all(p in document_text for p in paragraphs)
@@ -415,9 +470,9 @@ def test_docx_narrative_without_missing_populations_or_targets(labels):
     report.indicators = report.indicators[1:2]
     text = " ".join(narrative(report, labels))
     assert "Tieu khu 1" not in text
-    assert label(labels, "narrative_no_population", villages="")[:20] not in text
-    assert label(labels, "narrative_not_met", items="")[:15] not in text
+    assert labels["narrative_not_met"].split("{items}")[0] not in text
     assert "Officials trained" in text
+    assert "Tieu khu 1" not in " ".join(suggested_notes(report, labels).values())
 
 
 def test_docx_narrative_digital_families_with_households_entered(labels):
@@ -428,8 +483,8 @@ def test_docx_narrative_digital_families_with_households_entered(labels):
     dec = labels["decimal_separator"]
     assert label(labels, "narrative_digital_families", digital_families="24", households="100",
                  percent=f"24{dec}0") in paragraphs
-    text = " ".join(paragraphs)
-    assert label(labels, "narrative_no_households", villages="").rstrip(".") not in text
+    assert labels["difficulty_no_households"].split("{villages}")[0] not in suggested_notes(report, labels)[
+        "difficulties"]
 
 
 def test_docx_without_ambassadors(labels):
@@ -437,8 +492,7 @@ def test_docx_without_ambassadors(labels):
     report.ambassadors = []
     text = " ".join(narrative(report, labels))
     assert "Mai" not in text
-    assert label(labels, "narrative_best_ambassador", first_name="", village="", helped="",
-                 people_in_sessions="")[:20] not in text
+    assert labels["narrative_best_ambassador"][:20] not in text
 
     document = open_docx(render_docx(report, labels))
     texts = [p.text for p in document.paragraphs]
@@ -453,7 +507,8 @@ def test_docx_best_ambassador_without_village_or_name_and_odd_characters(labels)
                           AmbassadorRow(2, "Lan\x07", "Ban Na Lo", helped=1, completions=0, people_in_sessions=3)]
     paragraphs = narrative(report, labels)
     assert paragraphs[-1] == label(labels, "narrative_best_ambassador_no_village",
-                                   first_name=labels["ambassador_unnamed"], helped="2", people_in_sessions="0")
+                                   first_name=labels["ambassador_unnamed"],
+                                   deeds=label(labels, "deeds_helped", helped="2"))
     ranking = table_with_header(open_docx(render_docx(report, labels)), labels["col_rank"])
     assert [c.text for c in ranking.rows[2].cells] == ["2", "Lan", "Ban Na Lo", "1", "0", "3"]
     assert [c.text for c in ranking.rows[1].cells][:3] == ["1", "", ""]
@@ -465,3 +520,185 @@ def test_docx_with_no_labels_shows_keys_and_still_renders():
     assert "section_villages" in texts and "report_title" in texts and "section_ambassadors" in texts
     villages = table_with_header(document, "col_village", "col_registered")
     assert data_row(villages, "total_row")[2] == "65"
+
+
+# --- what the figures count: the assistant's users, not the commune ----------------------------------
+
+ASSISTANT = "trợ lý số"                      # the words every title and heading of the figures carries
+NOT_EVERYONE = "không phải toàn bộ dân số"
+SELF_REPORTED = ("tự báo", "chưa đối chiếu")
+
+
+def says_self_reported(text: str) -> bool:
+    return all(words in text.lower() for words in SELF_REPORTED)
+
+
+def test_the_title_headings_and_narrative_say_the_figures_count_the_assistants_users(labels):
+    report = make_report()
+    document = open_docx(render_docx(report, labels))
+    texts = [p.text for p in document.paragraphs]
+    assert ASSISTANT in document.core_properties.title
+    subtitle = texts.index(labels["report_subtitle"])
+    assert ASSISTANT in texts[subtitle]
+    intro = texts.index(label(labels, "intro", commune="Thuan Chau", period_from="01/07/2025",
+                              period_to="30/09/2025"))
+    assert ASSISTANT in texts[intro]
+    assert texts[intro + 1] == labels["basis_note"] and NOT_EVERYONE in texts[intro + 1]
+    for key in ("section_indicators", "section_villages", "section_groups"):
+        assert ASSISTANT in labels[key] and labels[key] in texts, key
+    # The narrative's judgements say whose figures they judge.
+    for paragraph in narrative(report, labels):
+        if "Officials trained" in paragraph or "Pupils trained" in paragraph:
+            assert "dùng trợ lý số" in paragraph
+    for ws in open_xlsx(render_xlsx(report, labels)).worksheets:
+        assert ASSISTANT in ws["A1"].value and NOT_EVERYONE in ws["A1"].value
+
+
+def test_a_share_of_the_adult_population_is_headed_as_one(labels):
+    villages = open_xlsx(render_xlsx(make_report(), labels))[labels["sheet_villages"]]
+    headers = [c.value for c in villages[2]]
+    for key in ("col_basic_skills_percent", "col_certified_percent"):
+        assert "18 tuổi" in labels[key] and labels[key] in headers
+    table = table_with_header(open_docx(render_docx(make_report(), labels)), labels["col_village"],
+                              labels["col_registered"])
+    under = [c.text for c in table.rows[1].cells]
+    assert under.count(labels["sub_percent_of_adults"]) == 2 and "18 tuổi" in labels["sub_percent_of_adults"]
+
+
+# --- a count of nought reads as a sentence, not "Có 0 người" -----------------------------------------
+
+@pytest.mark.parametrize("report", [zero_report(), some_zero_report(3, 0), some_zero_report(0, 2),
+                                    some_zero_report(0, 0)], ids=["nothing", "starts", "completions", "idle"])
+def test_no_sentence_counts_a_bare_nought(labels, report):
+    text = " ".join([*narrative(report, labels), *suggested_notes(report, labels).values()])
+    assert not BARE_ZERO.search(text), BARE_ZERO.search(text).string
+    document = open_docx(render_docx(report, labels))
+    assert not any(BARE_ZERO.search(p.text) for p in document.paragraphs)
+
+
+def test_the_nought_sentences_say_what_is_missing(labels):
+    text = " ".join(narrative(zero_report(), labels))
+    assert label(labels, "narrative_usage_zero", period_to="30/09/2025") in text
+    assert labels["narrative_self_reported_zero"] in text and labels["narrative_digital_families_zero"] in text
+    assert label(labels, "item_count_zero", label="Officials trained") in text
+    assert labels["narrative_courses"].split("{")[0] not in text          # nothing about courses: nobody uses it
+    some = " ".join(narrative(some_zero_report(3, 0), labels))
+    assert label(labels, "narrative_usage_no_new", period_to="30/09/2025", registered="5") in some
+    assert label(labels, "narrative_courses_none_completed", courses_started="3") in some
+    assert label(labels, "narrative_core_zero", core_count=3) in some
+    assert label(labels, "deeds_sessions", people_in_sessions="4") in some
+    assert label(labels, "narrative_courses_none_started", courses_completed="2") in " ".join(
+        narrative(some_zero_report(0, 2), labels))
+    assert labels["narrative_courses_zero"] in " ".join(narrative(some_zero_report(0, 0), labels))
+
+
+# --- no table row breaks across pages -----------------------------------------------------------------
+
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def table_rows_xml(data: bytes) -> list[list]:
+    """Each table of word/document.xml as its w:tr elements."""
+    import zipfile
+    from xml.etree import ElementTree
+    root = ElementTree.fromstring(zipfile.ZipFile(BytesIO(data)).read("word/document.xml"))
+    return [table.findall(f"{W}tr") for table in root.iter(f"{W}tbl")]
+
+
+def test_every_table_row_stays_on_one_page_and_headers_repeat(labels):
+    report = make_report()
+    report.villages = report.villages * 10           # a table that runs over a page
+    tables = table_rows_xml(render_docx(report, labels))
+    assert len(tables) >= 7
+    for rows in tables:
+        for tr in rows:
+            props = tr.find(f"{W}trPr")
+            assert props is not None and props.find(f"{W}cantSplit") is not None
+            names = [child.tag for child in props]
+            if f"{W}tblHeader" in names:             # the schema's order: cantSplit before tblHeader
+                assert names.index(f"{W}cantSplit") < names.index(f"{W}tblHeader")
+    headed = [rows for rows in tables if rows[0].find(f"{W}trPr/{W}tblHeader") is not None]
+    assert len(headed) == len(tables) - 2            # all but the letterhead and the signature
+    villages = max(headed, key=len)
+    assert [tr.find(f"{W}trPr/{W}tblHeader") is not None for tr in villages[:3]] == [True, True, False]
+
+
+# --- the self-reported VNeID certification is called so wherever it shows ----------------------------
+
+def test_the_self_reported_certification_is_called_so_in_the_workbook_and_the_document(labels):
+    report = make_report()
+    villages = open_xlsx(render_xlsx(report, labels))[labels["sheet_villages"]]
+    headers = [c.value for c in villages[2]]
+    for key in ("col_certified_count", "col_certified_percent", "col_certified_web"):
+        assert labels[key] in headers and SELF_REPORTED[0] in labels[key].lower(), key
+    for key in ("col_certified_count", "col_certified_percent"):
+        assert says_self_reported(labels[key])
+    document = open_docx(render_docx(report, labels))
+    table = table_with_header(document, labels["col_village"], labels["col_registered"])
+    assert labels["head_certified"] in [c.text for c in table.rows[0].cells]
+    assert says_self_reported(labels["head_certified"]) and says_self_reported(labels["indicator_self_reported"])
+
+
+def test_the_narrative_never_counts_self_reports_as_the_communes_certification(labels):
+    report = make_report()
+    report.indicators[-1].measure = Measure(60, 100, 50)       # "met", were it a checked figure
+    paragraphs = narrative(report, labels)
+    dec = labels["decimal_separator"]
+    judged = [p for p in paragraphs if labels["narrative_met"].split("{items}")[0] in p]
+    assert judged and not any("Certified" in p for p in judged)
+    sentence = label(labels, "narrative_self_reported", count="60", percent=f"60{dec}0")
+    assert sentence in paragraphs and says_self_reported(sentence)
+    assert labels["recommend_vneid_check"] in suggested_notes(report, labels)["recommendations"]
+
+
+# --- the columns are defined once ----------------------------------------------------------------------
+
+def test_a_column_added_to_the_list_shows_in_the_json_the_workbook_and_once_placed_the_document(labels):
+    """One list: a column added to VILLAGE_COLUMNS, with its label, is a JSON figure (and in the
+    API schema), a workbook column, and a Word column once placed by id."""
+    from admin_api.reports import columns, docx as word
+    from admin_api.reports.as_json import report_json
+    from admin_api.schemas import row_out_model
+    extra = columns.Column("phones", "col_phones", lambda row: getattr(row, "phones"), figure="phones")
+    with_label = dict(labels, col_phones="Phones")
+    report = make_report()
+    for n, row in enumerate([*report.villages, *report.groups, report.total]):
+        row.phones = 100 + n
+    columns.VILLAGE_COLUMNS.append(extra)
+    try:
+        data = report_json(report, with_label)
+        assert data["villages"][0]["phones"] == 100 and data["labels"]["phones"] == "Phones"
+        assert row_out_model(data["labels"]).model_validate(data["total"]).phones == 104
+        ws = open_xlsx(render_xlsx(report, with_label))[labels["sheet_villages"]]
+        assert ws.cell(row_named(ws, "Ban Na Lo"), header_index(ws, with_label, "col_phones")).value == 100
+        assert "Phones" not in render_text(render_docx(report, with_label))     # not placed yet
+        word.WORD_FAMILIES.append(word.Place("phones", 2.0))
+        try:
+            table = table_with_header(open_docx(render_docx(report, with_label)), "Phones")
+            assert data_row(table, "Ban Na Lo")[-1] == "100"
+        finally:
+            word.WORD_FAMILIES.pop()
+    finally:
+        columns.VILLAGE_COLUMNS.pop()
+    assert "phones" not in report_json(report, labels)["labels"]
+
+
+def test_the_json_rows_hold_the_columns_figures_labelled_as_the_files_are(labels):
+    from admin_api.reports.as_json import report_json
+    from admin_api.reports.columns import GROUP_COLUMNS, VILLAGE_COLUMNS
+    from admin_api.schemas import RowOut
+    data = report_json(make_report(), labels)
+    figures = {c.figure for c in (*VILLAGE_COLUMNS, *GROUP_COLUMNS) if c.figure}
+    assert set(data["labels"]) == figures and set(RowOut.model_fields) == figures | {"id", "name"}
+    assert set(data["villages"][0]) == figures | {"id", "name"}
+    assert data["labels"]["registered"] == labels["col_registered"]
+    assert data["labels"]["certified"] == labels["head_certified"]
+    assert data["villages"][0]["basic_skills"] == {"count": 14, "base": 200, "percent": 7.0, "target_percent": 80,
+                                                   "met": False}
+    assert [i["self_reported"] for i in data["indicators"]] == [False, False, False, True]
+
+
+def render_text(data: bytes) -> str:
+    document = open_docx(data)
+    return "\n".join([p.text for p in document.paragraphs]
+                     + [c.text for t in document.tables for row in t.rows for c in row.cells])

@@ -1,8 +1,10 @@
 """The periodic report as a Word document, laid out like a commune's periodic report: the
-issuer / national motto header, the title and period, a short narrative written from the figures,
-then I. indicators, II. villages (with the commune total, then small tables of the web chat's
-figures and of the digital families), III. groups, IV. the ranking of the digital ambassadors
-(thi dua), and the signature block.
+issuer / national motto header, the title and period, the introduction and what the figures
+count (residents who use the assistant, not the whole commune), then I. indicators, II. villages
+(with the commune total, then small tables of the web chat's figures and of the digital
+families), III. groups, IV. the ranking of the digital ambassadors (thi dua), then the written
+sections V-VIII (assessment, difficulties, directions, recommendations: the official's text,
+or until written what the figures say, reports.notes), and the signature block.
 
 No words live here: all text comes from ``labels`` (knowledge/vi/report.yaml), and the narrative
 only restates figures of the report. A missing label shows its key. The columns are those of
@@ -30,8 +32,9 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from admin_api.reports.columns import (AMBASSADOR_COLUMNS, GROUP_COLUMNS, INDICATOR_COLUMNS, VILLAGE_COLUMNS,
                                        Column)
-from admin_api.reports.model import Measure, Report, Row
-from admin_api.reports.wording import Labels, context, label, met_label, number, over_base_note, scope
+from admin_api.reports.model import Measure, Report
+from admin_api.reports.notes import SECTIONS, notes_to_print, paragraphs, section_heading
+from admin_api.reports.wording import Labels, context, label, met_label, number, over_base_note, percent, scope
 
 FONT = "Times New Roman"
 BODY_SIZE = Pt(13)
@@ -44,13 +47,6 @@ JUSTIFY = WD_ALIGN_PARAGRAPH.JUSTIFY
 
 
 # --- figures as text -----------------------------------------------------------------------------
-
-def percent(value: float | None, labels: Labels | None) -> str:
-    """45,5 with the label's decimal separator; empty when unknown."""
-    if value is None:
-        return ""
-    return f"{value:.1f}".replace(".", label(labels, "decimal_separator", default=","))
-
 
 def share(measure: Measure | None, labels: Labels | None) -> str:
     """A measure's percent, or above 100% its note: "100% (vượt số liệu dân số: 250/100)"."""
@@ -78,100 +74,6 @@ def official_date_parts(report: Report, tz: tzinfo | None) -> dict[str, str]:
         when = when.astimezone(tz)
     month = f"{when.month:02d}" if when.month <= 2 else str(when.month)
     return {"day": f"{when.day:02d}", "month": month, "year": str(when.year)}
-
-
-# --- the narrative -------------------------------------------------------------------------------
-
-def narrative(report: Report, labels: Labels | None, tz: tzinfo | None = None) -> list[str]:
-    """Paragraphs restating the report's figures: usage, indicators met or not, the web chat's
-    figures, missing bases and figures above them, digital families, the best digital ambassador."""
-    values = context(report, labels, tz)
-    total = report.total
-    paragraphs = [_usage(total, report, labels, values), _indicators(report, labels, values),
-                  _web_figures(total, labels, values), _villages_to_check(report, labels, values),
-                  _families(total, report, labels, values), _best_ambassador(report, labels, values)]
-    return [p for p in paragraphs if p]
-
-
-def _usage(total: Row | None, report: Report, labels: Labels | None, values: dict[str, Any]) -> str:
-    if total is None:
-        return ""
-    return " ".join([
-        label(labels, "narrative_usage", **values, registered=number(total.registered, labels),
-              new_in_period=number(total.new_in_period, labels)),
-        label(labels, "narrative_courses", **values, courses_started=number(total.courses_started, labels),
-              courses_completed=number(total.courses_completed, labels)),
-        label(labels, "narrative_core", **values, core_completed=number(total.core_completed, labels),
-              core_count=len(report.core_courses)),
-    ])
-
-
-def _indicators(report: Report, labels: Labels | None, values: dict[str, Any]) -> str:
-    """The indicators sorted into met, not met, no target, no percent, and above their base."""
-    sorted_items: dict[str, list[str]] = {key: [] for key in (
-        "narrative_met", "narrative_not_met", "narrative_no_target", "narrative_no_percent", "narrative_over_base")}
-    for indicator in report.indicators:
-        m = indicator.measure
-        figures = {"label": indicator.label, "count": number(m.count, labels), "base": number(m.base, labels),
-                   "percent": percent(m.percent, labels), "target": m.target_percent}
-        if m.over_base:
-            sorted_items["narrative_over_base"].append(label(labels, "item_over_base", **figures))
-        elif m.percent is None:
-            sorted_items["narrative_no_percent"].append(label(labels, "item_count", **figures))
-        elif m.target_percent is None:
-            sorted_items["narrative_no_target"].append(label(labels, "item_percent", **figures))
-        else:
-            key = "narrative_met" if m.met else "narrative_not_met"
-            sorted_items[key].append(label(labels, "item_with_target", **figures))
-    return " ".join(label(labels, key, **values, items="; ".join(items))
-                    for key, items in sorted_items.items() if items)
-
-
-def _web_figures(total: Row | None, labels: Labels | None, values: dict[str, Any]) -> str:
-    """What came from the web chat: its learners count, its self-reported certifications do not."""
-    if total is None or not (total.basic_skills_web or total.certified_web):
-        return ""
-    return label(labels, "narrative_web", **values, basic_skills_web=number(total.basic_skills_web or 0, labels),
-                 certified_web=number(total.certified_web or 0, labels))
-
-
-def _villages_to_check(report: Report, labels: Labels | None, values: dict[str, Any]) -> str:
-    """Villages whose adult population is missing, and those whose figures exceed what was entered."""
-    villages = [row for row in report.villages if row.id is not None]
-    missing = [row.name for row in villages if not row.adult_population]
-    over = [row.name for row in villages
-            if any(m is not None and m.over_base for m in (row.basic_skills, row.certified, row.digital_families))]
-    sentences = []
-    if missing:
-        sentences.append(label(labels, "narrative_no_population", **values, villages=", ".join(missing)))
-    if over:
-        sentences.append(label(labels, "narrative_villages_over_base", **values, villages=", ".join(over)))
-    return " ".join(sentences)
-
-
-def _families(total: Row | None, report: Report, labels: Labels | None, values: dict[str, Any]) -> str:
-    families = total.digital_families if total is not None else None
-    if families is None:
-        return ""
-    figures = {"digital_families": number(families.count, labels), "households": number(families.base, labels),
-               "percent": percent(families.percent, labels)}   # capped at 100; _villages_to_check flags it
-    sentences = [label(labels, "narrative_digital_families" if families.percent is not None
-                       else "narrative_digital_families_no_households", **values, **figures)]
-    no_households = [row.name for row in report.villages if row.id is not None and not row.households]
-    if families.percent is None and no_households:
-        sentences.append(label(labels, "narrative_no_households", **values, villages=", ".join(no_households)))
-    return " ".join(sentences)
-
-
-def _best_ambassador(report: Report, labels: Labels | None, values: dict[str, Any]) -> str:
-    if not report.ambassadors:
-        return ""
-    best = report.ambassadors[0]
-    return label(labels, "narrative_best_ambassador" if best.village else "narrative_best_ambassador_no_village",
-                 **values, first_name=best.first_name or label(labels, "ambassador_unnamed"),
-                 village=best.village, helped=number(best.helped, labels),
-                 completions=number(best.completions, labels),
-                 people_in_sessions=number(best.people_in_sessions, labels))
 
 
 def _xml_text(text: str) -> str:
@@ -255,6 +157,16 @@ def _repeat_as_header(row: Any) -> None:
     element.set(qn("w:val"), "true")
     row._tr.get_or_add_trPr().insert_element_before(element, "w:tblCellSpacing", "w:jc", "w:hidden",
                                                     "w:ins", "w:del", "w:trPrChange")
+
+
+def _keep_rows_whole(table: Table) -> None:
+    """No row breaks across pages: half a village's figures on one page and half on the next is
+    read as two rows. (Where w:cantSplit stands among a row's properties is fixed by the schema.)"""
+    for row in table.rows:
+        trPr = row._tr.get_or_add_trPr()
+        if trPr.find(qn("w:cantSplit")) is None:
+            trPr.insert_element_before(OxmlElement("w:cantSplit"), "w:trHeight", "w:tblHeader",
+                                       "w:tblCellSpacing", "w:jc", "w:hidden", "w:ins", "w:del", "w:trPrChange")
 
 
 def _widths(table: Table, widths_cm: list[float]) -> None:
@@ -356,9 +268,9 @@ WORD_VILLAGES = [
     Place("name", 3.6), Place("registered", 1.5), Place("new_in_period", 1.5), Place("core_completed", 1.6),
     Place("adult_population", 1.6),
     Place("basic_skills_count", 1.35, "sub_count", "head_basic_skills"),
-    Place("basic_skills_percent", 1.35, "sub_percent", "head_basic_skills"),
+    Place("basic_skills_percent", 1.35, "sub_percent_of_adults", "head_basic_skills"),
     Place("certified_count", 1.35, "sub_count", "head_certified"),
-    Place("certified_percent", 1.35, "sub_percent", "head_certified"),
+    Place("certified_percent", 1.35, "sub_percent_of_adults", "head_certified"),
 ]
 # The web chat's figures of each village: no room for them in the table above.
 WORD_WEB = [Place("name", 5.2), Place("basic_skills_web", 4.0), Place("certified_web", 4.0)]
@@ -389,6 +301,13 @@ def _placed(columns: list[Column], places: list[Place], labels: Labels | None, t
     return cols
 
 
+def _heading(doc: Any, text: str, *, italic: bool = False) -> None:
+    """A section's heading after a blank line, kept on the page of what it heads."""
+    _paragraph(doc, "", space_after=Pt(0))
+    heading = _paragraph(doc, text, bold=not italic, italic=italic, align=JUSTIFY)
+    heading.paragraph_format.keep_with_next = True
+
+
 def _village_table(doc: Any, title: str, places: list[Place], report: Report, figure: str,
                    labels: Labels | None, t: Callable[[str], str]) -> None:
     """A small table of the villages (and the total) that have ``figure``; none if none has it."""
@@ -396,22 +315,12 @@ def _village_table(doc: Any, title: str, places: list[Place], report: Report, fi
     total = report.total if report.total is not None and getattr(report.total, figure) is not None else None
     if not rows and total is None:
         return
-    _paragraph(doc, "", space_after=Pt(0))
-    _paragraph(doc, title, italic=True, align=JUSTIFY)
+    _heading(doc, title, italic=True)
     _data_table(doc, _placed(VILLAGE_COLUMNS, places, labels, t), rows, total=total, total_name=t("total_row"))
 
 
-def render_docx(report: Report, labels: dict[str, str], tz: tzinfo | None = None) -> bytes:
-    """The report as .docx bytes. ``tz``: the zone to show the generation time and date in."""
-    values = context(report, labels, tz)
-    doc = Document()
-    _setup(doc)
-    doc.core_properties.title = label(labels, "report_subtitle", **values)
-
-    def t(key: str, **more: Any) -> str:
-        return label(labels, key, **{**values, **more})
-
-    # Header: the issuer on the left, the national motto on the right; number and date below.
+def _letterhead(doc: Any, report: Report, tz: tzinfo | None, t: Callable[..., str]) -> None:
+    """The issuer on the left, the national motto on the right; number and date below."""
     header = _layout_table(doc, [6.5, 9.5])
     top, bottom = header.add_row().cells, header.add_row().cells
     _cell_text(top[0], f"{t('issuer_line1')}\n{t('issuer_line2')}", bold=True, size=Pt(13))
@@ -425,7 +334,10 @@ def render_docx(report: Report, labels: dict[str, str], tz: tzinfo | None = None
     _cell_text(bottom[0], t("doc_number"), size=Pt(13))
     _cell_text(bottom[1], t("place_date", **official_date_parts(report, tz)), italic=True, size=Pt(13))
 
-    # Title and period.
+
+def _title(doc: Any, report: Report, labels: Labels | None, t: Callable[..., str]) -> None:
+    """Title and period, then the introduction and whose figures these are: the assistant's users,
+    never the commune's population, so that no reader takes them for the commune's result."""
     _paragraph(doc, "", space_after=Pt(6))
     _paragraph(doc, t("report_title"), bold=True, size=Pt(14), align=CENTER, space_after=Pt(0))
     _paragraph(doc, t("report_subtitle"), bold=True, size=Pt(14), align=CENTER, space_after=Pt(0))
@@ -433,19 +345,16 @@ def render_docx(report: Report, labels: dict[str, str], tz: tzinfo | None = None
     where = scope(report, labels)
     if where:
         _paragraph(doc, where, italic=True, align=CENTER)
-
-    # What the figures say.
     _paragraph(doc, t("intro"), align=JUSTIFY, indent=True)
-    for text in narrative(report, labels, tz):
-        _paragraph(doc, text, align=JUSTIFY, indent=True)
+    _paragraph(doc, t("basis_note"), align=JUSTIFY, indent=True)
 
-    # I. Indicators.
-    _paragraph(doc, t("section_indicators"), bold=True, align=JUSTIFY)
+
+def _tables(doc: Any, report: Report, labels: Labels | None, t: Callable[..., str]) -> None:
+    """I. indicators, II. villages with the commune total and two small tables, III. groups, IV. ranking."""
+    _paragraph(doc, t("section_indicators"), bold=True, align=JUSTIFY).paragraph_format.keep_with_next = True
     _data_table(doc, _placed(INDICATOR_COLUMNS, WORD_INDICATORS, labels, t), report.indicators)
 
-    # II. Villages, with the commune total.
-    _paragraph(doc, "", space_after=Pt(0))
-    _paragraph(doc, t("section_villages"), bold=True, align=JUSTIFY)
+    _heading(doc, t("section_villages"))
     _data_table(doc, _placed(VILLAGE_COLUMNS, WORD_VILLAGES, labels, t), report.villages, total=report.total,
                 total_name=t("total_row"))
     # ... then two small tables: too many columns to sit in the table above. Rows without the
@@ -453,23 +362,27 @@ def render_docx(report: Report, labels: dict[str, str], tz: tzinfo | None = None
     _village_table(doc, t("subsection_web"), WORD_WEB, report, "certified_web", labels, t)
     _village_table(doc, t("subsection_digital_families"), WORD_FAMILIES, report, "digital_families", labels, t)
 
-    # III. Groups.
-    _paragraph(doc, "", space_after=Pt(0))
-    _paragraph(doc, t("section_groups"), bold=True, align=JUSTIFY)
+    _heading(doc, t("section_groups"))
     _data_table(doc, _placed(GROUP_COLUMNS, WORD_GROUPS, labels, t), report.groups)
 
-    # IV. The ranking of the digital ambassadors.
-    _paragraph(doc, "", space_after=Pt(0))
-    _paragraph(doc, t("section_ambassadors"), bold=True, align=JUSTIFY)
+    _heading(doc, t("section_ambassadors"))
     if report.ambassadors:
         _data_table(doc, _placed(AMBASSADOR_COLUMNS, WORD_AMBASSADORS, labels, t, numbered=False),
                     report.ambassadors, count_rows=False)
     else:
         _paragraph(doc, t("ambassadors_none"), align=JUSTIFY, indent=True)
-
     _paragraph(doc, t("generated_note"), italic=True, size=Pt(11), align=JUSTIFY)
 
-    # Recipients and signature.
+
+def _written_sections(doc: Any, texts: dict[str, str], labels: Labels | None, t: Callable[..., str]) -> None:
+    """V-VIII: each heading, then the official's paragraphs, or a dotted line to write on."""
+    for section in SECTIONS:
+        _heading(doc, section_heading(section, labels))
+        for text in paragraphs(texts[section]) or [t("notes_blank")]:
+            _paragraph(doc, text, align=JUSTIFY, indent=True)
+
+
+def _signature(doc: Any, t: Callable[..., str]) -> None:
     signature = _layout_table(doc, [7.0, 9.0])
     cells = signature.add_row().cells
     _cell_text(cells[0], t("recipients_title"), bold=True, italic=True, size=Pt(12), align=LEFT)
@@ -479,6 +392,28 @@ def render_docx(report: Report, labels: dict[str, str], tz: tzinfo | None = None
         run = p.add_run(line)
         run.font.size = Pt(11)
     _cell_text(cells[1], f"{t('signer_line1')}\n{t('signer_line2')}", bold=True, size=Pt(13))
+
+
+def render_docx(report: Report, labels: Labels | None, tz: tzinfo | None = None,
+                notes: dict[str, str] | None = None) -> bytes:
+    """The report as .docx bytes. ``tz``: the zone to show the generation time and date in.
+    ``notes``: the written sections (reports.notes.load_notes); a section not in it, or every
+    section when None, shows what the figures suggest (reports.notes.suggested_notes)."""
+    values = context(report, labels, tz)
+    doc = Document()
+    _setup(doc)
+    doc.core_properties.title = label(labels, "report_subtitle", **values)
+
+    def t(key: str, **more: Any) -> str:
+        return label(labels, key, **{**values, **more})
+
+    _letterhead(doc, report, tz, t)
+    _title(doc, report, labels, t)
+    _tables(doc, report, labels, t)
+    _written_sections(doc, notes_to_print(report, labels, notes), labels, t)
+    _signature(doc, t)
+    for table in doc.tables:
+        _keep_rows_whole(table)
 
     out = BytesIO()
     doc.save(out)

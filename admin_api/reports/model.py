@@ -68,6 +68,9 @@ class Indicator:
     id: str
     label: str
     measure: Measure
+    # What residents reported to the assistant (the VNeID certification, one tap), not a figure
+    # checked against the commune police's: never written as the commune's result.
+    self_reported: bool = False
 
 
 @dataclass

@@ -8,9 +8,11 @@ Definitions (also in the README):
 - adults: residents whose age band is not under 18 (a skipped age band counts as adult: the
   assistant is for adults, and under-18s are asked to say so);
 - certified: adults on a messenger account (Telegram; Zalo later) who reported with the button
-  that they are certified on VNeID. The same report from the web chat is counted apart
-  (certified_web) and never toward the target: a web session is a random id that anyone can make
-  by the hundred, so its one-tap report says nothing about a person;
+  that they are certified on VNeID. Self-reported, never checked against the commune police's
+  figures: the report calls it so wherever it shows it (_indicator, the labels). The same report
+  from the web chat is counted apart (certified_web) and never toward the target: a web session
+  is a random id that anyone can make by the hundred, so its one-tap report says nothing about a
+  person;
 - basic skills: adults who passed every core quiz, from any platform. Passing three quizzes is
   work, not a tap, and the web chat is how residents without Telegram learn, so they count; how
   many of them learned on the web is shown beside it (basic_skills_web) for the official to judge.
@@ -27,7 +29,9 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from admin_api.reports.model import AmbassadorRow, Indicator, Measure, Report, Row
+from admin_api.reports.wording import label
 from bot.content import Knowledge
+from bot.content.schema import Indicator as PlanIndicator
 from bot.ambassadors import ranking
 from bot.models import Completion, Household, Progress, Resident, Target, Village
 
@@ -128,7 +132,6 @@ def progress_report(session: Session, knowledge: Knowledge, commune: str, period
     year = period_to.year
     plan = knowledge.plan
     targets = {i: p for i, p in session.execute(select(Target.indicator, Target.percent).where(Target.year == year))}
-    indicators = {i.id: i for i in plan.indicators}
     adult_target = {i.measure: targets.get(i.id) for i in plan.indicators if i.who == "adults"}
     cells = _cells(session, knowledge, start, end, village)
     villages = session.scalars(select(Village).order_by(Village.position, Village.name)
@@ -193,5 +196,15 @@ def progress_report(session: Session, knowledge: Knowledge, commune: str, period
             registered = sum(r.registered for r in rows)
             measure = Measure(sum(r.core_completed for r in rows), registered or None, targets.get(indicator.id),
                               basis="registered")
-        report.indicators.append(Indicator(indicator.id, indicators[indicator.id].label, measure))
+        report.indicators.append(_indicator(indicator, measure, labels))
     return report
+
+
+def _indicator(indicator: PlanIndicator, measure: Measure, labels: dict[str, str]) -> Indicator:
+    """The plan's indicator with its figure. The certified one is what residents told the assistant,
+    so its name says so wherever it is shown (the tables, the JSON), not only where it is explained."""
+    if indicator.measure != "certified":
+        return Indicator(indicator.id, indicator.label, measure)
+    name = label(labels, "indicator_self_reported", default="{label} (indicator_self_reported)",
+                 label=indicator.label)
+    return Indicator(indicator.id, name, measure, self_reported=True)

@@ -93,6 +93,18 @@ def number(value: int | None, labels: Labels | None) -> str:
     return f"{value:,}".replace(",", label(labels, "thousands_separator", default="."))
 
 
+def percent(value: float | None, labels: Labels | None) -> str:
+    """45,5 with the label's decimal separator; empty when unknown."""
+    if value is None:
+        return ""
+    return f"{value:.1f}".replace(".", label(labels, "decimal_separator", default=","))
+
+
+def names(items: list[str]) -> str:
+    """Names listed in a sentence: "A, B"."""
+    return ", ".join(items)
+
+
 def over_base_note(measure: Measure, labels: Labels | None) -> str:
     """What a share above 100% shows instead: "100% (vượt số liệu dân số: 250/100)", worded
     after what the base counts, so the official knows which figure to check."""

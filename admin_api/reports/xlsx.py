@@ -31,6 +31,7 @@ _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
 _RESERVED_SHEET_NAMES = {"history"}       # Excel keeps this one for itself
 
 TITLE_ROW, HEADER_ROW, FIRST_ROW = 1, 2, 3
+HEADER_LINES = 8                # the most lines a header row grows to
 
 _BOLD = Font(bold=True)
 _TITLE_FONT = Font(bold=True, size=12)
@@ -133,10 +134,11 @@ def _write_sheet(ws: Worksheet, title: str, columns: list[Column], items: list[A
     for c, (column, text) in enumerate(zip(columns, headers), 1):
         longest_word = max((len(w) for w in text.split()), default=0)
         cap = 60 if column.kind in ("text", "met") else 22
-        width = min(cap, max(widths[c - 1] + 2, longest_word + 2, min(len(text) + 2, 16), 8))
+        fits = math.ceil(len(text) / HEADER_LINES) + 2       # a long header (what a figure is) is read whole
+        width = min(cap, max(widths[c - 1] + 2, longest_word + 2, min(len(text) + 2, 16), fits, 8))
         ws.column_dimensions[get_column_letter(c)].width = width
         header_lines = max(header_lines, math.ceil(len(text) / max(width - 2, 1)))
-    ws.row_dimensions[HEADER_ROW].height = 15 * min(header_lines, 6) + 3
+    ws.row_dimensions[HEADER_ROW].height = 15 * min(header_lines, HEADER_LINES) + 3
 
     last_column = get_column_letter(len(columns))
     ws.freeze_panes = ws.cell(FIRST_ROW, 2)        # title, header and the name column stay in view

@@ -41,13 +41,19 @@ def _scoped(caller: Caller, audience: Audience) -> Audience:
 
 
 def _due(body: BroadcastIn, settings) -> datetime:
+    return due_at(body.send_at, body.urgent, settings)
+
+
+def due_at(send_at: datetime | None, urgent: bool, settings) -> datetime:
+    """When a broadcast goes out: the time asked for (local to the commune when it has no zone),
+    never in the past, and after the quiet hours unless it is urgent."""
     tz = ZoneInfo(settings.timezone)
     now = datetime.now(timezone.utc)
-    when = body.send_at or now
+    when = send_at or now
     if when.tzinfo is None:
         when = when.replace(tzinfo=tz)
     when = max(when.astimezone(timezone.utc), now)
-    return when if body.urgent else after_quiet_hours(when, tz, settings.quiet)
+    return when if urgent else after_quiet_hours(when, tz, settings.quiet)
 
 
 def _check(body: BroadcastIn, session: Session, knowledge) -> None:
@@ -197,3 +203,43 @@ def cancel_broadcast(broadcast_id: int = Path(ge=1, le=2**31 - 1), caller: Calle
     audit(session, caller, "broadcast.cancel", f"broadcast {broadcast.id}", {"cancelled": stopped})
     session.commit()
     return _status(session, broadcast)
+
+
+@router.post("/{broadcast_id}/resend-failed", response_model=BroadcastCreated, status_code=201)
+def resend_failed(broadcast_id: int = Path(ge=1, le=2**31 - 1), caller: Caller = Depends(may_broadcast),
+                  session: Session = Depends(get_session), settings=Depends(get_settings)):
+    """A new broadcast with the same text and buttons, to the residents whose message failed
+    (not those who blocked the bot: it would fail again). It goes now, or after quiet hours."""
+    original = _get(session, caller, broadcast_id)
+    failed = (select(OutboxMessage.resident_id)
+              .join(Resident, Resident.id == OutboxMessage.resident_id)
+              .where(OutboxMessage.broadcast_id == original.id, OutboxMessage.status == "failed",
+                     Resident.active.is_(True)))
+    due = due_at(None, original.urgent, settings)
+    again = Broadcast(text=original.text, courses=original.courses, audience=original.audience,
+                      urgent=original.urgent, due_at=due, created_by=caller.name)
+    session.add(again)
+    session.flush()
+    session.execute(insert(OutboxMessage).from_select(
+        ["kind", "broadcast_id", "resident_id", "due_at", "status", "attempts"],
+        failed.with_only_columns(literal("broadcast"), literal(again.id), OutboxMessage.resident_id, literal(due),
+                                 literal("queued"), literal(0))))
+    again.recipients = session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.broadcast_id == again.id)) or 0
+    if not again.recipients:
+        session.rollback()
+        raise ApiError(409, N_("This broadcast has no failed message to send again"), field="broadcast_id")
+    audit(session, caller, "broadcast.resend_failed", f"broadcast {again.id}",
+          {"from": original.id, "recipients": again.recipients})
+    session.commit()
+    return BroadcastCreated(id=again.id, recipients=again.recipients, due_at=due,
+                            status=broadcast_state(again, _tally(session, again.id)))
+
+
+def failure_reasons(session: Session, broadcast_id: int) -> list[tuple[str, int]]:
+    """Why messages failed, most common first (the couriers' neutral words, no personal data)."""
+    rows = session.execute(
+        select(OutboxMessage.last_error, func.count()).where(OutboxMessage.broadcast_id == broadcast_id,
+                                                             OutboxMessage.status.in_(("failed", "blocked")))
+        .group_by(OutboxMessage.last_error).order_by(func.count().desc()))
+    return [(reason or "", int(count)) for reason, count in rows]

@@ -4,7 +4,6 @@ The plan asks for it every six months (before 08/6) and every year (before 08/12
 """
 from __future__ import annotations
 
-import dataclasses
 from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -15,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from admin_api.deps import Caller, allow, get_knowledge, get_session, get_settings, village_scope
 from admin_api.errors import ApiError
-from admin_api.reports.columns import ROW_FIELD_LABELS
+from admin_api.reports.as_json import report_json
+from admin_api.reports.notes import load_notes
 from admin_api.reports.progress import progress_report
-from admin_api.reports.wording import label
 from admin_api.schemas import ID_PATTERN, ReportOut
 from bot.i18n import N_
 from bot.models import Village
@@ -25,30 +24,6 @@ from bot.models import Village
 router = APIRouter(prefix="/reports", tags=["reports"])
 MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
          "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
-
-
-def _json(report, labels) -> dict:
-    def measure(m):
-        if m is None:
-            return None
-        out = {"count": m.count, "base": m.base, "percent": m.percent, "target_percent": m.target_percent,
-               "met": m.met}
-        if m.over_base:            # only then: a figure that is fine keeps the shape it always had
-            out["over_base"] = True
-        return out
-
-    def row(r):
-        out = dataclasses.asdict(r)
-        out.update(basic_skills=measure(r.basic_skills), certified=measure(r.certified),
-                   group_target=measure(r.group_target), digital_families=measure(r.digital_families))
-        return out
-    return {"commune": report.commune, "period_from": report.period_from, "period_to": report.period_to,
-            "year": report.year, "generated_at": report.generated_at, "village": report.village_filter,
-            "core_courses": report.core_courses,
-            "indicators": [{"id": i.id, "label": i.label, "measure": measure(i.measure)} for i in report.indicators],
-            "villages": [row(r) for r in report.villages], "groups": [row(r) for r in report.groups],
-            "total": row(report.total), "ambassadors": [dataclasses.asdict(a) for a in report.ambassadors],
-            "labels": {name: label(labels, key) for name, key in ROW_FIELD_LABELS.items()}}
 
 
 @router.get("/progress", response_model=ReportOut, response_model_exclude_unset=True,
@@ -75,12 +50,14 @@ def progress(period_from: date | None = Query(None, alias="from", description="f
     report = progress_report(session, knowledge, pack.assistant.commune_name, period_from, period_to, tz,
                              village, labels)
     if format == "json":
-        return _json(report, labels)
+        return report_json(report, labels)
     if format == "xlsx":
         from admin_api.reports.xlsx import render_xlsx
         content = render_xlsx(report, labels, tz=tz)
     else:
         from admin_api.reports.docx import render_docx
-        content = render_docx(report, labels, tz=tz)
+        # The sections the officials wrote for this very period and village, if any.
+        content = render_docx(report, labels, tz=tz,
+                              notes=load_notes(session, period_from, period_to, village))
     name = f"bao-cao-bdhvs-{period_from:%Y%m%d}-{period_to:%Y%m%d}{'-' + village if village else ''}.{format}"
     return Response(content, media_type=MEDIA[format], headers={"Content-Disposition": f'attachment; filename="{name}"'})
