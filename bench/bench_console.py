@@ -263,8 +263,8 @@ def run(backend: str, url: str, knowledge, profile: bool) -> tuple[bool, bool]:
              for scope in ("whole commune", "one village")}
     print(f"  ratio dashboard / JSON report (medians): whole commune {ratio['whole commune']:.2f}, "
           f"one village {ratio['one village']:.2f}")
-    print(f"  page size: whole commune {kb(len(page))} HTML ({kb(len(gzip.compress(page)))} gzipped; the app "
-          f"does not compress), one village {kb(len(last['dashboard, one village'].content))}; "
+    print(f"  page size: whole commune {kb(len(page))} HTML ({kb(len(gzip.compress(page)))} gzipped, as the "
+          f"app sends it), one village {kb(len(last['dashboard, one village'].content))}; "
           f"JSON report {kb(len(last['JSON report, whole commune'].content))}")
     t = board.total
     print(f"  totals: residents reached {t.registered:,}, courses finished {t.courses_completed:,}, "
