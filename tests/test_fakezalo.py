@@ -514,8 +514,11 @@ def test_sync_helpers_from_a_plain_test(fake):
         fake.wait_replies_sync("u1", 1, timeout=0.05)
 
 
-async def test_fast_enough_for_the_delivery_benchmark(fake):
-    """Hundreds of concurrent sends a second, and the bookkeeping per send stays O(1)."""
+async def test_many_concurrent_sends_and_bookkeeping_that_does_not_grow(fake):
+    """A thousand concurrent sends all answered once; the cost of a send does not grow with the
+    messages already kept (the delivery benchmark pushes tens of thousands). Compared as a ratio
+    of per-send costs measured in this process, never against the clock: a busy CI machine
+    slows both sizes alike."""
     async def send(session: aiohttp.ClientSession, i: int) -> int:
         async with session.post(f"{fake.bot_url}/sendMessage",
                                 json={"chat_id": f"c{i % 50}", "text": f"tin {i}"}) as answer:
@@ -524,18 +527,25 @@ async def test_fast_enough_for_the_delivery_benchmark(fake):
 
     # aiohttp rather than httpx: httpx's pool is the bottleneck with many concurrent calls.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32)) as session:
-        started = time.monotonic()
         statuses = await asyncio.gather(*(send(session, i) for i in range(1000)))
-        elapsed = time.monotonic() - started
     assert set(statuses) == {200}
     assert len(fake.sent) == 1000 and fake.duplicates() == {}
-    assert 1000 / elapsed > 300, f"{1000 / elapsed:.0f} sends/s"  # ~1,200/s on a 2-core machine
 
-    direct = FakeZalo(global_rate=1e9, per_chat_interval=0.0)
-    started = time.monotonic()
-    for i in range(20_000):
-        direct.api_sendMessage({"chat_id": f"c{i % 500}", "text": "x"})
-    assert time.monotonic() - started < 2.0 and len(direct.sent) == 20_000
+    def per_send(count: int) -> float:
+        """The best of three runs' seconds per send, into a fake that already holds `count`."""
+        best = float("inf")
+        for _ in range(3):
+            direct = FakeZalo(global_rate=1e9, per_chat_interval=0.0)
+            for i in range(count):
+                direct.api_sendMessage({"chat_id": f"c{i % 500}", "text": "x"})
+            started = time.perf_counter()
+            for i in range(2_000):
+                direct.api_sendMessage({"chat_id": f"c{i % 500}", "text": "x"})
+            best = min(best, (time.perf_counter() - started) / 2_000)
+            assert len(direct.sent) == count + 2_000
+        return best
+
+    assert per_send(20_000) < 3 * per_send(0)
 
 
 async def test_never_logs_message_texts(fake, caplog):
