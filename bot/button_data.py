@@ -76,3 +76,8 @@ def decode(data: str) -> Pressed:
         return Pressed(Action(prefix), args)
     except ValueError:
         return Pressed(None, args)
+
+
+def is_destructive(data: str) -> bool:
+    """A press that cannot be undone (the confirmed delete): pages show it apart."""
+    return decode(data) == Pressed(Action.DELETE, [YES])

@@ -34,7 +34,8 @@ class WebResident:
             assert reply["text"] and len(reply["text"]) <= TELEGRAM_TEXT_MAX
             for row in reply["buttons"]:
                 for button in row:
-                    assert set(button) == {"label", "data"} and len(button["data"].encode()) <= 64
+                    assert {"label", "data"} <= set(button) <= {"label", "data", "style"}
+                    assert len(button["data"].encode()) <= 64
         if replies:
             self.last = replies
         return replies

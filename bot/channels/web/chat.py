@@ -26,7 +26,8 @@ from admin_api.schemas import ErrorOut
 from bot.addresses import client_address, wait_seconds
 from bot.i18n import N_, translator
 from bot.ordering import KeyedLocks
-from bot.replies import Contact, Incoming, with_codes
+from bot.button_data import is_destructive
+from bot.replies import Contact, Incoming, Reply, with_codes
 
 from bot.channels.web import PLATFORM
 PAGE = Path(__file__).with_name("chat.html")
@@ -171,6 +172,8 @@ def chat_page() -> str:
                "send": _("Send"), "offline": _("No connection. Please try again."),
                "busy": _("Many messages are arriving right now. Please wait a moment, then tap \"Try again\"."),
                "retry": _("Try again"),
+               "too_long": _("That message is too long for me. Please ask in one short sentence."),
+               "sending": _("Sending…"),
                "unavailable": _("Sorry, I cannot save anything right now. Please try again in a little while.")}
     return Template(PAGE.read_text(encoding="utf-8")).substitute(
         title=strings["title"], strings=json.dumps(strings, ensure_ascii=False))
@@ -185,7 +188,17 @@ async def send(body: ChatInput, request: Request) -> ChatOutput | JSONResponse:
     assistant = request.app.state.assistant
     async with _sessions(body.session):
         replies = await assistant.handle_async(Contact(PLATFORM, body.session), incoming)
-    return ChatOutput(replies=[ReplyOut(**with_codes(r, translator("vi")).to_dict()) for r in replies])
+    return ChatOutput(replies=[_out(with_codes(r, translator("vi"))) for r in replies])
+
+
+def _out(reply: Reply) -> ReplyOut:
+    """A reply as the page gets it; a button that cannot be undone says so (style "danger")."""
+    out = reply.to_dict()
+    for row in out["buttons"]:
+        for button in row:
+            if is_destructive(button["data"]):
+                button["style"] = "danger"
+    return ReplyOut(**out)
 
 
 class WebChannel:
