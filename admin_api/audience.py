@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 
 from admin_api.errors import ApiError
 from admin_api.schemas import Audience
+from bot.channels.reach import reachable
 from bot.content import Knowledge
 from bot.i18n import N_
 from bot.models import Completion, Resident, Village
@@ -31,8 +32,9 @@ def check_audience(session: Session, knowledge: Knowledge, audience: Audience) -
 
 
 def recipients(audience: Audience) -> Select:
-    """SELECT residents.id of the active residents in the audience."""
-    query = select(Resident.id).where(Resident.active.is_(True))
+    """SELECT residents.id of the active residents in the audience whom a message can reach: a
+    count or a broadcast never includes a web chat resident without notifications."""
+    query = select(Resident.id).where(Resident.active.is_(True), reachable())
     for values, column in ((audience.villages, Resident.village_id), (audience.groups, Resident.group_id),
                            (audience.age_bands, Resident.age_band), (audience.languages, Resident.language)):
         if values:

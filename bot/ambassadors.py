@@ -28,6 +28,11 @@ def deep_link(bot_username: str, payload: str) -> str:
     return f"https://t.me/{bot_username}?start={payload}"
 
 
+def web_link(public_url: str, payload: str) -> str:
+    """The web chat link that does what /start <payload> does (the page sends it)."""
+    return f"{public_url}/chat?start={payload}"
+
+
 def new_invite_code() -> str:
     return new_code(INVITE_CODE_LENGTH)
 

@@ -41,6 +41,7 @@ class Assistant:
         self.tz = ZoneInfo(timezone_name)
         seed_reference_data(sessions, knowledge)
         self.bot_username: str | None = None   # set by the Telegram adapter when it connects
+        self.public_url: str | None = None     # HOCVUSO_PUBLIC_URL, set by the app: web share links
         # Built once at start-up: one retrieval index per content language (`qa`: indexes built
         # already from the same knowledge; they are read-only, so the tests share one set).
         self.qa = qa or {code: QaIndex(pack) for code, pack in knowledge.languages.items()}
@@ -109,7 +110,8 @@ class Assistant:
         resident = find_resident(session, contact)
         if resident is not None and now - resident.last_seen_at > LAST_SEEN_RESOLUTION:
             resident.last_seen_at = now
-        turn = Turn(session, self.knowledge, contact, resident, now, self.tz, self.qa, self.bot_username)
+        turn = Turn(session, self.knowledge, contact, resident, now, self.tz, self.qa, self.bot_username,
+                        self.public_url)
         if incoming.kind == "command":
             handler = COMMANDS.get(incoming.text)
             if handler is None:

@@ -43,6 +43,8 @@ class Action(StrEnum):
     SHARE = "sh"             # sh, then sh:<course>
     HANDS_ON = "hs"          # hs, hs:<course>, then hs:<course>:<people>
     HOUSEHOLD = "gd"         # gd:new | gd:link
+    NOTIFY = "nt"            # nt:1 | nt:0, web chat notifications (the page asks the browser first)
+    MOVE = "mv"              # mv:new, a progress code to move to another device; mv:y:<id> | mv:n:<id>
 
 
 # Actions whose last argument is another button's whole data, colons and all: a vote names the

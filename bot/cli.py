@@ -167,6 +167,47 @@ def cmd_unanswered(settings: Settings, args) -> None:
         print(f"{row.down:5d} {row.up:4d}  {row.last_day:%Y-%m-%d}  {row.text}  → {row.answer}")
 
 
+def cmd_poster(settings: Settings, args) -> None:
+    from pathlib import Path
+
+    from bot.poster import PosterError, check_telegram_username, find_fonts, poster_codes, render_poster, \
+        telegram_username
+
+    if settings.public_url is None:
+        print("configuration error: HOCVUSO_PUBLIC_URL: not set; the poster's QR code opens the web chat "
+              "there (set the address residents open, like https://hocvuso.example.org)", file=sys.stderr)
+        raise SystemExit(2)
+    try:
+        fonts = find_fonts()
+        knowledge = load_content(settings)
+        village = knowledge.village(args.village)
+        if village is None:
+            raise PosterError(f"--village: no village {args.village!r}; the villages are: "
+                              + ", ".join(v.id for v in knowledge.villages))
+        if args.telegram_username:
+            username = check_telegram_username(args.telegram_username)
+        elif settings.telegram_bot_token:
+            username = telegram_username(settings.telegram_api_url, settings.telegram_bot_token)
+        else:
+            username = None
+        codes = poster_codes(village.id, settings.public_url, username, settings.zalo_bot_link)
+        pdf = render_poster(knowledge, village, codes, fonts)
+    except PosterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    out = Path(args.out or f"poster-{village.id}.pdf")
+    try:
+        out.write_bytes(pdf)
+    except OSError as exc:
+        print(f"error: --out: cannot write the poster to {out}: {exc.strerror or exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(f"wrote {out}: the poster of {village.name}, with QR codes for " + ", ".join(c.url for c in codes))
+    if username is None:
+        print("note: no Telegram code: set TELEGRAM_BOT_TOKEN, or give --telegram-username")
+    if settings.zalo_bot_link is None:
+        print("note: no Zalo code: set ZALO_BOT_LINK (the link to the bot, from Zalo's bot manager)")
+
+
 def _database(settings: Settings):
     """The migrated database, with villages and targets seeded from knowledge/."""
     from bot.reference import seed_reference_data
@@ -313,6 +354,12 @@ def main(argv: list[str] | None = None) -> None:
                                                    "then the answers residents voted 👎")
     unanswered.add_argument("--limit", type=int, default=30)
     unanswered.set_defaults(func=cmd_unanswered)
+    poster = sub.add_parser("poster", help="an A4 PDF poster for a village's cultural house, with QR codes "
+                                           "that open the assistant")
+    poster.add_argument("--village", required=True, help="the village id (knowledge/villages.yaml)")
+    poster.add_argument("--out", help="the PDF file to write (default: poster-<village>.pdf)")
+    poster.add_argument("--telegram-username", help="the bot's username, instead of asking Telegram (getMe)")
+    poster.set_defaults(func=cmd_poster)
     admin = sub.add_parser("admin", help="admin API tokens and console accounts")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)
     create = admin_sub.add_parser("create-token", help="make a token for the admin API (printed once)")

@@ -21,6 +21,8 @@ WEBHOOK_SECRET_MIN = 16
 ZALO_SECRET_MIN = 16          # Zalo takes 8 to 256 characters; 16 is the least we accept as a secret
 WEBHOOK_PORTS = (443, 80, 88, 8443)   # the only ports Telegram delivers webhooks to
 
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
 
 def parse_quiet_hours(value: str) -> tuple[time, time]:
     try:
@@ -57,6 +59,19 @@ class Settings(BaseSettings):
     zalo_webhook_secret: str | None = Field(default=None, alias="ZALO_WEBHOOK_SECRET")
     # Zalo documents no rate limit: messages per second, replies and the outbox together.
     zalo_send_rate: float = Field(default=10.0, gt=0, le=1000, allow_inf_nan=False, alias="ZALO_SEND_RATE")
+
+    # The address residents open (https://...): web share links (/chat?start=...), the posters' QR
+    # codes, and the contact a Web Push service is given. Unset: web links show a short code, and
+    # the web chat offers no notifications.
+    public_url: str | None = Field(default=None, alias="HOCVUSO_PUBLIC_URL")
+    # Websites that may show the chat in a panel (the embed snippet), space-separated origins.
+    embed_origins: str = Field(default="", alias="HOCVUSO_EMBED_ORIGINS")
+    # The link that opens the Zalo bot, copied from Zalo's bot manager, for the posters' QR code.
+    zalo_bot_link: str | None = Field(default=None, alias="ZALO_BOT_LINK")
+    # Push services a browser's subscription may point to (hosts, space-separated). The server posts
+    # to the address a browser hands it, so only these known services are accepted.
+    webpush_hosts: str = Field(default="fcm.googleapis.com updates.push.services.mozilla.com "
+                                       "*.notify.windows.com web.push.apple.com", alias="WEBPUSH_HOSTS")
 
     database_url: str = Field(default=f"sqlite:///{DEFAULT_DB}", alias="HOCVUSO_DATABASE_URL")
     host: str = Field(default="127.0.0.1", alias="HOCVUSO_HOST")
@@ -118,6 +133,33 @@ class Settings(BaseSettings):
     def _api_url(cls, value: str) -> str:
         return check_http_url(value)
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host = urlsplit(value).hostname or ""
+        # Browsers allow notifications and installing only on https, or on this machine itself.
+        check_http_url(value, https_only=host not in LOCAL_HOSTS)
+        if urlsplit(value).path.strip("/") or urlsplit(value).query:
+            raise ValueError("must be the site's address only, with no path, like https://hocvuso.example.org")
+        return value.rstrip("/")
+
+    @field_validator("zalo_bot_link")
+    @classmethod
+    def _zalo_bot_link(cls, value: str | None) -> str | None:
+        return None if value is None else check_http_url(value, https_only=True)
+
+    @field_validator("embed_origins")
+    @classmethod
+    def _embed_origins(cls, value: str) -> str:
+        for origin in value.split():
+            parts = urlsplit(origin)
+            check_http_url(origin)
+            if parts.path or parts.query:
+                raise ValueError(f"{origin!r} must be an origin only, like https://thuanchau.sonla.gov.vn")
+        return value
+
     @field_validator("zalo_webhook_url")
     @classmethod
     def _zalo_webhook_url(cls, value: str | None) -> str | None:
@@ -174,6 +216,11 @@ class Settings(BaseSettings):
     @property
     def effective_send_rate(self) -> float:
         return self.paid_send_rate if self.paid_broadcast else self.send_rate
+
+    @property
+    def web_push_enabled(self) -> bool:
+        """Web Push needs a public address: the push services want a contact for the sender."""
+        return bool(self.public_url)
 
     @property
     def telegram_enabled(self) -> bool:

@@ -32,7 +32,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.button_data import Action, encode
-from bot.channels import PUSH_PLATFORMS
+from bot.channels.reach import reachable
 from bot.channels.courier import Courier, Delivery, Rendered, Result
 from bot.content import Knowledge
 from bot.models import Broadcast, OutboxMessage, Resident, utcnow
@@ -81,14 +81,15 @@ def requeue_abandoned(sessions: sessionmaker[Session]) -> int:
     return result.rowcount or 0
 
 
-def fail_unreachable(sessions: sessionmaker[Session], push_platforms=PUSH_PLATFORMS) -> int:
-    """Rows for residents of a channel that cannot message anyone unasked (the web chat, the
-    terminal) fail at once rather than wait for ever."""
-    unreachable = select(Resident.id).where(Resident.platform.not_in(push_platforms))
+def fail_unreachable(sessions: sessionmaker[Session]) -> int:
+    """Rows for residents nothing can message unasked (the terminal; a web chat whose browser
+    allowed no notifications, or dropped them) fail at once rather than wait for ever. A web
+    resident with a push subscription is reachable (bot/channels/reach.py): their rows wait."""
+    unreachable = select(Resident.id).where(~reachable())
     with sessions.begin() as session:
         result = session.execute(update(OutboxMessage).where(OutboxMessage.status == "queued",
                                                              OutboxMessage.resident_id.in_(unreachable))
-                                 .values(status="failed", last_error="platform cannot receive messages"))
+                                 .values(status="failed", last_error="cannot be messaged unasked"))
     return result.rowcount or 0
 
 

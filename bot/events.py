@@ -13,6 +13,7 @@ from sqlalchemy import String, cast, exists, func, insert, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.channels.reach import reachable
 from bot.content import Knowledge
 from bot.i18n import N_, translator
 from bot.models import Event, EventSubscription, OutboxMessage, Resident
@@ -105,7 +106,7 @@ def queue_announcements(session: Session, now: datetime, tz: ZoneInfo, quiet: tu
                                literal(after_quiet_hours(now, tz, quiet)), literal("queued"), literal(0), key)
                         .join(EventSubscription, EventSubscription.resident_id == Resident.id)
                         .where(EventSubscription.event_id == event.id, Resident.language == language,
-                               Resident.active.is_(True),
+                               Resident.active.is_(True), reachable(),
                                ~exists().where(OutboxMessage.dedupe_key == key)))
                 session.execute(insert(OutboxMessage).from_select(
                     ["kind", "resident_id", "text", "due_at", "status", "attempts", "dedupe_key"], rows))

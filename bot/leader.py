@@ -138,7 +138,7 @@ class LeaderRole:
             await self.stop()
 
     async def fail_unreachable(self) -> None:
-        """Outbox rows for residents no channel can push to (the web chat) fail, every round."""
+        """Outbox rows for residents nothing can push to (a web chat without notifications) fail, every round."""
         try:
             await asyncio.to_thread(fail_unreachable, self.assistant.sessions)
         except Exception as exc:  # noqa: BLE001 - the database is briefly away: the next round retries

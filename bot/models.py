@@ -445,3 +445,46 @@ class Household(Base):
     village_id: Mapped[str | None] = mapped_column(String(64), index=True)
     created_by: Mapped[int | None] = mapped_column(Integer)   # resident id; no foreign key: they may leave
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebPushSubscription(Base):
+    """Where a web chat resident's browser accepts notifications (the Push API's subscription).
+
+    Kept only for a resident who consented and then allowed notifications; removed with them, when
+    the push service says it is gone (404/410), or when they turn notifications off."""
+
+    __tablename__ = "web_push_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), index=True)
+    endpoint: Mapped[str] = mapped_column(String(1024), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(128))     # the browser's public key, base64url
+    auth: Mapped[str] = mapped_column(String(64))        # the browser's auth secret, base64url
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ServerKey(Base):
+    """A key the server made for itself once and shares between processes: the VAPID key that
+    signs Web Push requests ("vapid", a PEM private key)."""
+
+    __tablename__ = "server_keys"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ProgressCode(Base):
+    """A "Mã tiến độ": a short code that moves a resident's progress to another browser or
+    messenger. Only its SHA-256 is kept; it expires after 15 minutes and works once."""
+
+    __tablename__ = "progress_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The resident who typed it and is asked to confirm; the code is spent when they say yes.
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -5,7 +5,7 @@ from sqlalchemy import String, cast, delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from bot.models import (AuditEntry, Completion, EventSubscription, HelpSession, Household, OutboxMessage, Progress,
-                        QuizAnswer, QuizAttempt, Referral, Resident)
+                        ProgressCode, QuizAnswer, QuizAttempt, Referral, Resident, WebPushSubscription)
 
 # How the admin API names a resident in the audit log (admin_api/routers/residents.py), and
 # what such an entry says once that resident is forgotten: the entry stays, as proof of what
@@ -21,8 +21,10 @@ def forget_resident(session: Session, resident_id: int) -> None:
     households = _households_of(session, resident_id)
     attempts = select(QuizAttempt.id).where(QuizAttempt.resident_id == resident_id).scalar_subquery()
     session.execute(delete(QuizAnswer).where(QuizAnswer.attempt_id.in_(attempts)))
-    for table in (QuizAttempt, Completion, Progress, OutboxMessage, EventSubscription):
+    for table in (QuizAttempt, Completion, Progress, OutboxMessage, EventSubscription, WebPushSubscription):
         session.execute(delete(table).where(table.resident_id == resident_id))
+    session.execute(delete(ProgressCode).where((ProgressCode.resident_id == resident_id)
+                                               | (ProgressCode.claimed_by == resident_id)))
     session.execute(delete(Referral).where((Referral.resident_id == resident_id)
                                            | (Referral.ambassador_id == resident_id)))
     session.execute(delete(HelpSession).where(HelpSession.ambassador_id == resident_id))

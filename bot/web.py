@@ -95,6 +95,7 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
                   docs_url=None, redoc_url=None)  # install_docs: /docs and /redoc with no CDN
     install_docs(app)
     app.state.assistant = assistant
+    assistant.public_url = settings.public_url   # web share links: /chat?start=...
     app.state.settings = settings
     app.state.storage = storage
     app.state.leader = leader

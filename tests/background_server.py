@@ -11,13 +11,16 @@ import uvicorn
 
 def serve_in_thread(app, name: str, port: int = 0) -> tuple[uvicorn.Server, threading.Thread, int]:
     """Start `app` (lifespan on) on `port` (0: a free one); returns the server, its thread and its
-    port once it answers."""
+    port once it answers. `app` may be a function of the port, for an app that must know its own
+    address (HOCVUSO_PUBLIC_URL)."""
     sock = socket.socket()
     # Without TCP_NODELAY every answer waits ~40 ms for a delayed ACK (Nagle's algorithm),
     # which made each bot round trip take ~90 ms. Accepted connections inherit the option.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
+    if not hasattr(app, "router"):   # a function of the port, not the app itself
+        app = app(port)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=name)
     thread.start()

@@ -171,14 +171,18 @@ def desktop_page(browser_page):
 
 @pytest.fixture
 def serve_app(settings_for, assistant) -> Iterator[Callable[..., str]]:
-    """Factory: `serve_app(**env)` runs the real app (bot.web.create_app, settings from
+    """Factory: `serve_app(public=False, **env)` runs the real app (bot.web.create_app, settings from
     settings_for(**env), the test's assistant and database) on uvicorn in a thread, on a free
     port, and returns its base URL (http://127.0.0.1:PORT). Stopped after the test."""
     from bot.web import create_app
     running = []
 
-    def serve(**env: str) -> str:
-        server, thread, port = serve_in_thread(create_app(settings_for(**env), assistant), "browser-test-app")
+    def serve(*, public: bool = False, **env: str) -> str:
+        """public=True: HOCVUSO_PUBLIC_URL is the app's own address (web share links, Web Push)."""
+        def app(port: int):
+            address = {"HOCVUSO_PUBLIC_URL": f"http://127.0.0.1:{port}"} if public else {}
+            return create_app(settings_for(**address, **env), assistant)
+        server, thread, port = serve_in_thread(app, "browser-test-app")
         running.append((server, thread))
         return f"http://127.0.0.1:{port}"
 

@@ -352,7 +352,8 @@ def test_residents_subscribe_with_sukien_and_get_announcements_at_the_offsets(as
                           starts_at=starts.astimezone(timezone.utc)))
         session.commit()
     quiet = (datetime.strptime("21:00", "%H:%M").time(), datetime.strptime("07:00", "%H:%M").time())
-    fan, other = Chat(assistant, "fan"), Chat(assistant, "other")
+    # On Telegram: announcements are queued only for residents a message can reach (bot/channels/reach.py).
+    fan, other = Chat(assistant, "fan", platform="telegram"), Chat(assistant, "other", platform="telegram")
     fan.consent_and_skip_profile()
     other.consent_and_skip_profile()
     listing = fan.cmd("sukien")

@@ -37,6 +37,8 @@ LEGACY = {
     Action.SHARE: (("vneid",), "sh:vneid"),
     Action.HANDS_ON: (("an-toan-mang", 5), "hs:an-toan-mang:5"),
     Action.HOUSEHOLD: (("link",), "gd:link"),
+    Action.MOVE: (("y", 42), "mv:y:42"),
+    Action.NOTIFY: ((1,), "nt:1"),
 }
 
 STALE = translator("vi")("That button is out of date. Here is the menu.")

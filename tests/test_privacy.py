@@ -300,6 +300,10 @@ def test_forgetting_leaves_no_trace_in_any_table(assistant, sessions, knowledge,
     relative = Chat(assistant, "7012345679", first_name="Páo", platform="telegram")
     relative.consent_and_skip_profile()
     relative.text(invite)
+    # A progress code of their own, and the relative's, which they typed and were asked to confirm.
+    me.cmd("matiendo")
+    [theirs] = re.findall(r"\d{3} \d{3} \d{3}", relative.cmd("matiendo")[0].text)[:1]
+    assert any(b.data.startswith("mv:y:") for r in me.text(theirs) for row in r.buttons for b in row)
     with sessions() as session:
         resident_id = session.scalar(select(Resident.id).where(Resident.external_id == CHAT_ID))
     assert api.patch(f"/api/v1/residents/{resident_id}", json={"official": True}).status_code == 200
@@ -307,7 +311,7 @@ def test_forgetting_leaves_no_trace_in_any_table(assistant, sessions, knowledge,
     owned = keys(sessions, resident_id)
     before = traces(sessions, resident_id, owned)   # the walk does find them while they are there
     for table in ("residents", "progress", "quiz_attempts", "completions", "households",
-                  "event_subscriptions", "audit_log"):
+                  "event_subscriptions", "audit_log", "progress_codes"):
         assert any(t.startswith(f"{table}.") for t in before), (table, before)
     # Their quiz answers point at their attempts: left behind, they would show as dangling.
     assert count(sessions, QuizAnswer) == len(vneid.quiz.questions) and owned["quiz_attempts"]

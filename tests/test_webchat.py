@@ -34,7 +34,7 @@ class WebResident:
             assert reply["text"] and len(reply["text"]) <= TELEGRAM_TEXT_MAX
             for row in reply["buttons"]:
                 for button in row:
-                    assert {"label", "data"} <= set(button) <= {"label", "data", "style"}
+                    assert {"label", "data"} <= set(button) <= {"label", "data", "style", "client", "url", "code"}
                     assert len(button["data"].encode()) <= 64
         if replies:
             self.last = replies
@@ -49,6 +49,25 @@ class WebResident:
     def press(self, data: str) -> list[dict]:
         assert data in self.offered(), f"{data!r} not offered: {self.offered()}"
         return self.post(button=data)
+
+
+def test_the_page_stays_small_and_everything_it_needs_is_served_here(server):
+    """A cheap phone on a weak signal: the page, its script and style, the service worker and the
+    manifest together stay under 30 KB (before gzip), and nothing comes from another site."""
+    parts = {path: server.get(path) for path in ("/chat", "/chat/sw.js", "/chat/manifest.webmanifest")}
+    assert all(r.status_code == 200 for r in parts.values())
+    assert sum(len(r.content) for r in parts.values()) < 30 * 1024
+    for response in parts.values():
+        assert "cdn" not in response.text.lower() and "https://" not in response.text
+    worker = parts["/chat/sw.js"]
+    assert worker.headers["service-worker-allowed"] == "/chat"
+    assert worker.headers["content-type"].startswith("text/javascript")
+    manifest = parts["/chat/manifest.webmanifest"].json()
+    for icon in manifest["icons"]:
+        picture = server.get(icon["src"])
+        assert picture.status_code == 200 and picture.content.startswith(b"\x89PNG")
+    missing = server.get("/chat/icon-64.png")
+    assert missing.status_code == 404 and missing.json()["error"]["field"] == "size"
 
 
 def test_chat_page(server):

@@ -49,7 +49,7 @@ def step_message(page):
 
 
 def test_each_tap_shows_the_top_of_its_step_and_old_buttons_bring_their_message(serve_app, browser_page, knowledge,
-                                                                             off_server_requests):
+                                                                             off_server_requests, screenshot):
     _ = translator("vi")
     vneid = knowledge.pack("vi").courses["vneid"]
     base = serve_app()
@@ -69,6 +69,8 @@ def test_each_tap_shows_the_top_of_its_step_and_old_buttons_bring_their_message(
             for button in page.locator("button").all():        # big enough to tap
                 if button.is_visible():
                     assert button.bounding_box()["height"] >= 47.5
+            if _tap == 3:
+                screenshot(page, f"webchat-lesson-{width}")
             page.get_by_role("button", name=_("Next ➡️")).last.click()
             expect(page.locator(".sending")).to_have_count(0)
         # Answers below push the lesson up the page; its old "Next" still works, and the lesson
@@ -87,7 +89,7 @@ def test_each_tap_shows_the_top_of_its_step_and_old_buttons_bring_their_message(
     assert off_server_requests == []
 
 
-def test_a_failed_send_keeps_the_text_and_sends_it_again(serve_app, phone_page, off_server_requests):
+def test_a_failed_send_keeps_the_text_and_sends_it_again(serve_app, phone_page, off_server_requests, screenshot):
     base = serve_app()
     page = phone_page
     page.goto(base + "/chat")
@@ -106,13 +108,14 @@ def test_a_failed_send_keeps_the_text_and_sends_it_again(serve_app, phone_page, 
     retry = page.get_by_role("button", name=translator("vi")("Try again"))
     expect(retry).to_be_visible()
     assert page.locator("#t").input_value() == "VNeID là gì vậy?"     # nothing typed is lost
+    screenshot(page, "webchat-failed-send-360")
     retry.click()
     expect(page.locator(".msg").last).to_contain_text("VNeID")
     assert page.locator("#t").input_value() == "" and len(failures) == 1
     assert off_server_requests == []
 
 
-def test_deleting_everything_looks_apart(serve_app, phone_page):
+def test_deleting_everything_looks_apart(serve_app, phone_page, screenshot):
     base = serve_app()
     page = phone_page
     page.goto(base + "/chat")
@@ -124,3 +127,4 @@ def test_deleting_everything_looks_apart(serve_app, phone_page):
     expect(delete).to_have_class("danger")
     assert keep.get_attribute("class") in (None, "")
     assert delete.evaluate("b => getComputedStyle(b).borderColor") != keep.evaluate("b => getComputedStyle(b).borderColor")
+    screenshot(page, "webchat-delete-360")

@@ -21,6 +21,7 @@ from admin_api.deps import Caller, allow, audit, get_knowledge, get_session, get
 from admin_api.errors import ApiError
 from admin_api.schemas import (Audience, BroadcastCreated, BroadcastIn, BroadcastPreview, BroadcastState,
                                BroadcastStatus)
+from bot.channels.reach import reachable
 from bot.i18n import N_
 from bot.models import Broadcast, OutboxMessage, Resident
 from bot.quiet import after_quiet_hours
@@ -209,12 +210,12 @@ def cancel_broadcast(broadcast_id: int = Path(ge=1, le=2**31 - 1), caller: Calle
 def resend_failed(broadcast_id: int = Path(ge=1, le=2**31 - 1), caller: Caller = Depends(may_broadcast),
                   session: Session = Depends(get_session), settings=Depends(get_settings)):
     """A new broadcast with the same text and buttons, to the residents whose message failed
-    (not those who blocked the bot: it would fail again). It goes now, or after quiet hours."""
+    (not those who blocked the bot, nor a web chat whose notifications are gone: it would fail again). It goes now, or after quiet hours."""
     original = _get(session, caller, broadcast_id)
     failed = (select(OutboxMessage.resident_id)
               .join(Resident, Resident.id == OutboxMessage.resident_id)
               .where(OutboxMessage.broadcast_id == original.id, OutboxMessage.status == "failed",
-                     Resident.active.is_(True)))
+                     Resident.active.is_(True), reachable()))
     due = due_at(None, original.urgent, settings)
     again = Broadcast(text=original.text, courses=original.courses, audience=original.audience,
                       urgent=original.urgent, due_at=due, created_by=caller.name)

@@ -9,7 +9,8 @@ As RapidPro's courier does it, a channel folder (bot/channels/<name>/) owns both
 
 A channel package's __init__ says, cheaply (no imports of its own SDK):
   PLATFORM  the name stored with each resident ("telegram", "zalo", ...);
-  CAN_PUSH  whether reminders, announcements and broadcasts can reach its residents;
+  CAN_PUSH  whether reminders, announcements and broadcasts reach every one of its residents
+            (PUSH_PLATFORMS); the web chat reaches only some (bot/channels/reach.py decides);
   build(settings, assistant, storage) -> Channel | None   (None when not switched on).
 Adding a channel is one new folder here plus its settings in bot/config.py.
 """

@@ -7,6 +7,7 @@ from __future__ import annotations
 from bot.button_data import Action
 from bot.handlers import (account, ambassador, ask, course, events, household, language, menu, profile, quiz,
                           settings, start)
+from bot.handlers import progress_code
 
 COMMANDS = {
     "start": start.greet,
@@ -22,6 +23,7 @@ COMMANDS = {
     "caidat": settings.show_settings,
     "daisuso": ambassador.ambassador_command,
     "giadinh": household.show_household,
+    "matiendo": progress_code.command,
 }
 
 BUTTONS = {
@@ -48,4 +50,6 @@ BUTTONS = {
     Action.SHARE: ambassador.share,
     Action.HANDS_ON: ambassador.log_session,
     Action.HOUSEHOLD: household.household_button,
+    Action.NOTIFY: settings.set_notifications,
+    Action.MOVE: progress_code.button,
 }

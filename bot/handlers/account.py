@@ -70,6 +70,7 @@ def show_help(turn: Turn, args=None) -> list[Reply]:
              "/ngonngu: change the language\n"
              "/sukien: upcoming events and reminders\n"
              "/caidat: lesson reminders on or off\n"
+             "/matiendo: move your progress to another device\n"
              "/giadinh: your digital family\n"
              "/daisuso: for digital ambassadors\n"
              "/xoadulieu: delete all your data\n"

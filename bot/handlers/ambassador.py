@@ -86,7 +86,12 @@ def share(turn: Turn, args: list[str]) -> list[Reply]:
         return _pick_course(turn, Action.SHARE, _("Which lesson do you want to share?"))
     link = GuideLink(course.id, 0, turn.resident.id)
     button = turn.share_button(_("▶️ Open the lesson"), link.payload, code_for(turn.session, link.payload, turn.now))
-    if button.url:
+    if turn.shares_web_links:
+        card = _("📚 Free lesson «{course}» from the {movement} assistant of {commune}. Open the link to "
+                 "start: it takes a few minutes.")
+        how = _("☝️ Tap «Send to family and neighbours» above, then choose Zalo or Messages. When they open "
+                "the link, they count as people you helped.")
+    elif button.url:
         card = _("📚 Free lesson «{course}» from the {movement} assistant of {commune}. Tap the button below "
                  "to start: it takes a few minutes.")
         how = _("☝️ Forward the message above to your neighbours or family. When they open it, "

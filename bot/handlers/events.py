@@ -4,7 +4,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.button_data import Action, encode
+from bot.channels.reach import can_reach
 from bot.events import upcoming
+from bot.handlers.settings import notify_rows
 from bot.handlers.turn import Turn, small_number
 from bot.models import Event, EventSubscription
 from bot.replies import Button, Reply
@@ -21,9 +23,11 @@ def show_events(turn: Turn, args=None) -> list[Reply]:
     edit = isinstance(args, list)
     village = turn.resident.village_id if turn.resident else None
     events = upcoming(turn.session, turn.now, village)
+    reachable = can_reach(turn.session, turn.resident)
     if not events:
-        return [Reply(_("There are no upcoming events yet. I will tell you when the commune adds one."),
-                      [[Button(_("🏠 Menu"), encode(Action.MENU))]], edit=edit)]
+        text = (_("There are no upcoming events yet. I will tell you when the commune adds one.") if reachable
+                else _("There are no upcoming events yet. Look here again later."))
+        return [Reply(text, [[Button(_("🏠 Menu"), encode(Action.MENU))]], edit=edit)]
     subscribed = set()
     if turn.resident is not None:
         subscribed = set(turn.session.scalars(select(EventSubscription.event_id).where(
@@ -37,7 +41,7 @@ def show_events(turn: Turn, args=None) -> list[Reply]:
         if event.location:
             line += f"\n  📍 {event.location}"
         lines.append(line)
-        if turn.resident is not None:
+        if turn.resident is not None and (reachable or event.id in subscribed):
             if event.id in subscribed:
                 rows.append([Button(_("🔕 Stop reminders: {event}").format(event=_short(event.title)),
                                     encode(Action.EVENT, event.id, 0))])
@@ -46,6 +50,9 @@ def show_events(turn: Turn, args=None) -> list[Reply]:
                                     encode(Action.EVENT, event.id, 1))])
     if turn.resident is None:
         lines.append("\n" + _("To get reminders, I need to keep a little data: send /start and tap \"Yes\"."))
+    elif not reachable:   # the web chat, with no notifications: no "Remind me" it cannot keep
+        lines.append("\n" + _("This chat page cannot remind you of events: please note the date."))
+        rows.extend(notify_rows(turn))
     rows.append([Button(_("🏠 Menu"), encode(Action.MENU))])
     return [Reply("\n".join(lines), rows, edit=edit)]
 

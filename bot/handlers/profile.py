@@ -36,6 +36,18 @@ def ask_village(turn: Turn, page: int = 0, edit: bool = False) -> Reply:
     return Reply(_("Which village do you live in? You can skip this."), rows, edit=edit)
 
 
+def confirm_village(turn: Turn, village_id: str) -> Reply | None:
+    """A poster's link names the village it hangs in: offer it first, since a visitor may live
+    elsewhere; None if the village is not (or no longer) on the list."""
+    _ = turn._
+    village = turn.session.get(Village, village_id)
+    if village is None:
+        return None
+    return Reply(_("Do you live in {village}?").format(village=village.name),
+                 [[Button(_("✅ Yes, {village}").format(village=village.name), encode(Action.VILLAGE, village.id))],
+                  [Button(_("Another village"), encode(Action.VILLAGE_PAGE, 0))], [_skip(turn, "v")]])
+
+
 def ask_group(turn: Turn) -> Reply:
     groups = turn.pack.profile.groups
     rows = [[Button(g.label, encode(Action.GROUP, g.id))] for g in groups]

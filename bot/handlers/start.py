@@ -7,9 +7,9 @@ from bot.handlers.account import delete_everything
 from bot.handlers.fallback import stale_or_unknown_button
 from bot.handlers.menu import menu_reply
 from bot.ambassadors import GUIDE_PREFIX, INVITE_PREFIX, PAYLOAD, GuideLink, credit
-from bot.handlers import ambassador, household
+from bot.handlers import ambassador, household, progress_code
 from bot.households import HOUSEHOLD_PREFIX
-from bot.handlers.profile import ask_village
+from bot.handlers.profile import ask_village, confirm_village
 from bot.handlers.turn import Turn
 from bot.models import Resident
 from bot.replies import Button, Reply
@@ -18,6 +18,7 @@ from bot.share_codes import payload_for
 # Bump when the consent text changes materially, so we know what each person agreed to.
 CONSENT_VERSION = "2026-11"
 CARRIED_MAX = 58   # the longest payload the consent buttons carry, within Telegram's 64 bytes
+VILLAGE_PREFIX = "v_"   # v_<village id>: a poster's link (bot/poster.py) offers that village in the profile
 
 
 def consent_question(turn: Turn, payload: str = "") -> Reply:
@@ -59,7 +60,12 @@ def greet(turn: Turn, args: str = "") -> list[Reply]:
 
 def typed_code(turn: Turn, text: str) -> list[Reply]:
     """A share code sent as a message (from Zalo, or read out over the phone) does what its link
-    does; [] if the text is no code that exists, so that it is answered as a question."""
+    does; [] if the text is no code that exists, so that it is answered as a question.
+    A progress code (nine digits, bot/progress_codes.py) is never read as a share code, nor one as
+    it: no share code has nine characters."""
+    moving = progress_code.typed(turn, text)
+    if moving:
+        return moving
     payload = payload_for(turn.session, text, turn.pack.code_words)
     return greet(turn, payload) if payload else []
 
@@ -74,6 +80,11 @@ def follow_link(turn: Turn, payload: str) -> list[Reply]:
         if turn.resident is None:
             return []
         return ambassador.become_ambassador(turn, payload[len(INVITE_PREFIX):])
+    if payload.startswith(VILLAGE_PREFIX):
+        if turn.resident is None or turn.resident.village_id is not None:
+            return []
+        question = confirm_village(turn, payload[len(VILLAGE_PREFIX):])
+        return [question] if question else []
     link = GuideLink.parse(payload)
     if link is None:
         return []

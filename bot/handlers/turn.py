@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.ambassadors import deep_link
+from bot.ambassadors import deep_link, web_link
 from bot.content import Knowledge
 from bot.content.schema import LanguagePack
 from bot.i18n import Translator, translator
@@ -29,6 +29,7 @@ class Turn:
     tz: ZoneInfo
     qa_indexes: dict[str, QaIndex]
     bot_username: str | None = None   # Telegram's, once known: share links need it
+    public_url: str | None = None     # the web chat's address (HOCVUSO_PUBLIC_URL): web share links
 
     @property
     def language(self) -> str:
@@ -51,10 +52,19 @@ class Turn:
         """A t.me link opens this assistant: in a Telegram chat, once the bot's name is known."""
         return self.contact.platform == "telegram" and bool(self.bot_username)
 
+    @property
+    def shares_web_links(self) -> bool:
+        """In the web chat, a share button hands a /chat?start= link to the phone's share sheet
+        (Zalo, SMS): a web page cannot forward a message as a messenger does."""
+        return self.contact.platform == "web" and bool(self.public_url)
+
     def share_button(self, label: str, payload: str, code: str) -> Button:
         """A button that does what the deep link `payload` does: the link itself where it opens the
         assistant, and always the short code, which a channel with no such link shows instead
         (bot.replies.code_line) and which a resident can read out over the phone."""
+        if self.shares_web_links:
+            return Button(self._("📤 Send to family and neighbours"), url=web_link(self.public_url, payload),
+                          code=display(code))
         url = deep_link(self.bot_username, payload) if self.links_open_bot else None
         return Button(label, url=url, code=display(code))
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.button_data import Action, encode
 from bot.content import Knowledge
-from bot.delivery import PUSH_PLATFORMS
+from bot.channels.reach import reachable
 from bot.i18n import translator
 from bot.models import Completion, OutboxMessage, Progress, Resident
 from bot.quiet import after_quiet_hours
@@ -48,7 +48,7 @@ def queue_lesson_reminders(sessions: sessionmaker[Session], knowledge: Knowledge
     with sessions() as session:
         residents = session.scalars(
             select(Resident).join(latest, latest.c.resident_id == Resident.id)
-            .where(Resident.active.is_(True), Resident.reminders.is_(True), Resident.platform.in_(PUSH_PLATFORMS),
+            .where(Resident.active.is_(True), Resident.reminders.is_(True), reachable(),
                    Resident.last_seen_at <= idle_since, latest.c.last <= idle_since,
                    (Resident.last_reminded_at.is_(None)) | (Resident.last_reminded_at <= now - REMINDER_GAP),
                    exists().where(unfinished))).all()
@@ -91,8 +91,7 @@ def queue_deadline_reminders(sessions: sessionmaker[Session], knowledge: Knowled
                 if not (start <= now < start + timedelta(days=1)):
                     continue
                 officials = session.scalars(select(Resident).where(
-                    Resident.official.is_(True), Resident.active.is_(True),
-                    Resident.platform.in_(PUSH_PLATFORMS))).all()
+                    Resident.official.is_(True), Resident.active.is_(True), reachable())).all()
                 for official in officials:
                     key = f"deadline:{deadline}:{days}:{official.id}"
                     if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)):

@@ -8,14 +8,16 @@ error; the page says so kindly and offers to try again.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from string import Template
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -26,13 +28,17 @@ from admin_api.schemas import ErrorOut
 from bot.addresses import client_address, wait_seconds
 from bot.i18n import N_, translator
 from bot.ordering import KeyedLocks
-from bot.button_data import is_destructive
+from bot.button_data import Action, encode, is_destructive
 from bot.replies import Contact, Incoming, Reply, with_codes
 
-from bot.channels.web import PLATFORM
+from bot.channels.web import PLATFORM, embed
 PAGE = Path(__file__).with_name("chat.html")
+STATIC = Path(__file__).with_name("static")
+SERVICE_WORKER = STATIC / "sw.js"
+ICON_SIZES = (192, 512)
 
 router = APIRouter()
+router.include_router(embed.router)   # /chat/embed.js: the chat on the commune's website
 _sessions = KeyedLocks()
 
 
@@ -165,8 +171,15 @@ def home() -> RedirectResponse:
     return RedirectResponse("/chat")
 
 
-@router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/chat", response_class=HTMLResponse, include_in_schema=False,
+            dependencies=[embed.ALLOW_FRAMING])   # framed only by HOCVUSO_EMBED_ORIGINS
 def chat_page() -> str:
+    return _page()
+
+
+@cache
+def _page() -> str:
+    """The page, with its strings from the catalog; made once (it is the same for everyone)."""
     _ = translator("vi")
     strings = {"title": _("Digital skills assistant"), "placeholder": _("Type a short question…"),
                "send": _("Send"), "offline": _("No connection. Please try again."),
@@ -174,9 +187,48 @@ def chat_page() -> str:
                "retry": _("Try again"),
                "too_long": _("That message is too long for me. Please ask in one short sentence."),
                "sending": _("Sending…"),
-               "unavailable": _("Sorry, I cannot save anything right now. Please try again in a little while.")}
+               "unavailable": _("Sorry, I cannot save anything right now. Please try again in a little while."),
+               "no_network": _("📵 No connection. You can read what is here; when the signal is back, "
+                               "write again."),
+               "bigger": _("Bigger text"),
+               "copied": _("✅ Copied. Paste it into Zalo or a text message to send it.")}
     return Template(PAGE.read_text(encoding="utf-8")).substitute(
         title=strings["title"], strings=json.dumps(strings, ensure_ascii=False))
+
+
+# --- installing the page on the home screen ----------------------------------------------------
+
+@router.get("/chat/manifest.webmanifest", include_in_schema=False)
+def manifest() -> JSONResponse:
+    _ = translator("vi")
+    body = {"name": _("Digital skills assistant"), "short_name": _("Digital skills"), "lang": "vi",
+            "start_url": "/chat", "scope": "/chat", "display": "standalone",
+            "background_color": "#eef2f5", "theme_color": "#c62828",
+            "icons": [{"src": f"/chat/icon-{n}.png", "sizes": f"{n}x{n}", "type": "image/png", "purpose": "any"}
+                      for n in ICON_SIZES]}
+    return JSONResponse(body, media_type="application/manifest+json")
+
+
+@router.get("/chat/sw.js", include_in_schema=False)
+def service_worker() -> Response:
+    # Its scope is /chat (the page's own address, above this file's folder), which the header
+    # allows; no-cache so that a new version is found at the next visit.
+    return Response(_worker(), media_type="text/javascript",
+                    headers={"Service-Worker-Allowed": "/chat", "Cache-Control": "no-cache"})
+
+
+@cache
+def _worker() -> str:
+    version = hashlib.sha256((_page() + SERVICE_WORKER.read_text(encoding="utf-8")).encode()).hexdigest()[:12]
+    return Template(SERVICE_WORKER.read_text(encoding="utf-8")).substitute(version=version)
+
+
+@router.get("/chat/icon-{size}.png", include_in_schema=False)
+def icon(size: int) -> Response:
+    if size not in ICON_SIZES:
+        return JSONResponse(error_body(404, N_("Not found"), "size"), 404)
+    return FileResponse(STATIC / f"icon-{size}.png", media_type="image/png",
+                        headers={"Cache-Control": "public, max-age=604800"})
 
 
 @router.post("/chat/api/send", response_model=ChatOutput, tags=["web chat"], responses=ERRORS)
@@ -188,7 +240,12 @@ async def send(body: ChatInput, request: Request) -> ChatOutput | JSONResponse:
     assistant = request.app.state.assistant
     async with _sessions(body.session):
         replies = await assistant.handle_async(Contact(PLATFORM, body.session), incoming)
-    return ChatOutput(replies=[_out(with_codes(r, translator("vi"))) for r in replies])
+    # links=True: a share link is a button the page hands to the phone's share sheet.
+    return ChatOutput(replies=[_out(with_codes(r, translator("vi"), links=True)) for r in replies])
+
+
+# Buttons the page acts on before sending them: it asks the browser for notifications.
+CLIENT_ACTIONS = {encode(Action.NOTIFY, 1): "subscribe", encode(Action.NOTIFY, 0): "unsubscribe"}
 
 
 def _out(reply: Reply) -> ReplyOut:
@@ -198,21 +255,31 @@ def _out(reply: Reply) -> ReplyOut:
         for button in row:
             if is_destructive(button["data"]):
                 button["style"] = "danger"
+            if button["data"] in CLIENT_ACTIONS:
+                button["client"] = CLIENT_ACTIONS[button["data"]]
     return ReplyOut(**out)
 
 
 class WebChannel:
-    """The web chat in `hocvuso serve`: always on, its page and endpoint on the app."""
+    """The web chat in `hocvuso serve`: always on, its page and endpoints on the app. With a public
+    URL it also pushes to residents whose browser allowed notifications (push.py, courier.py)."""
 
     platform = PLATFORM
     state = "ready"
-    rate = 0.0
     gate = None
 
-    def __init__(self) -> None:
+    def __init__(self, settings=None, sessions=None) -> None:
+        from bot.channels.web import courier, push   # they import this module
+        self.settings, self.sessions = settings, sessions
+        self.push = bool(settings and settings.web_push_enabled and sessions is not None)
+        self.rate = courier.SEND_RATE if self.push else 0.0
         self.ready = asyncio.Event()
         self.ready.set()
-        self.router = router
+        # A router of its own per app: including push's into the module's router would add its
+        # routes again for every app a process makes (the tests make many).
+        self.router = APIRouter()
+        self.router.include_router(router)
+        self.router.include_router(push.router)
 
     async def start(self) -> None:
         pass
@@ -220,8 +287,13 @@ class WebChannel:
     async def stop(self) -> None:
         pass
 
-    def courier(self) -> None:
-        return None   # the page asks; nothing can be sent to it unasked
+    def courier(self):
+        """Web Push needs HOCVUSO_PUBLIC_URL (the contact push services get); without it the page
+        can only answer, and nothing is sent to it unasked."""
+        if not self.push:
+            return None
+        from bot.channels.web.courier import WebPushCourier
+        return WebPushCourier(self.sessions, self.settings.public_url)
 
     def outbox_gate(self) -> None:
         return None

@@ -1,0 +1,29 @@
+"""Who can be messaged unasked: a messenger that can push (Telegram, Zalo), or a web chat
+resident whose browser accepted notifications (Web Push). Reminders, announcements and
+broadcasts go only to them, and broadcast counts count only them.
+"""
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy.orm import Session
+
+from bot.channels import PUSH_PLATFORMS
+from bot.models import Resident, WebPushSubscription
+
+WEB = "web"
+
+
+def reachable() -> ColumnElement[bool]:
+    """A WHERE clause on Resident: messages sent unasked reach them."""
+    subscribed = exists().where(WebPushSubscription.resident_id == Resident.id)
+    return or_(Resident.platform.in_(PUSH_PLATFORMS), (Resident.platform == WEB) & subscribed)
+
+
+def can_reach(session: Session, resident: Resident | None) -> bool:
+    """One resident: True if a reminder or announcement would reach them."""
+    if resident is None:
+        return False
+    if resident.platform in PUSH_PLATFORMS:
+        return True
+    return resident.platform == WEB and session.scalar(
+        select(WebPushSubscription.id).where(WebPushSubscription.resident_id == resident.id).limit(1)) is not None
