@@ -23,10 +23,13 @@ run: $(STAMP)
 
 # The second pytest run is the same suite on SQLite at 23:30 in the commune, with the machine's
 # own time zone a day ahead: a test or code that mixes the machine's date with the commune's fails.
+# Two workers (pytest-xdist, TEST_WORKERS=1 for one): most tests wait on sockets, processes and
+# a browser rather than on the CPU, and every test has its own database, ports and files.
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/hocvuso content check
-	$(BIN)/python -m pytest -q -p no:cacheprovider
-	env -u HOCVUSO_TEST_POSTGRES_URL TZ=Pacific/Kiritimati $(BIN)/python -m pytest -q -p no:cacheprovider --clock 23:30
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS)
+	env -u HOCVUSO_TEST_POSTGRES_URL TZ=Pacific/Kiritimati $(BIN)/python -m pytest -q -p no:cacheprovider --clock 23:30 -n $(TEST_WORKERS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_pipeline.py

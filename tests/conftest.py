@@ -36,6 +36,8 @@ def pytest_configure(config):
     commune time. The destination is given as a UTC instant, so the machine's own time zone (TZ)
     stays as it is: code that mixes the machine's date with the commune's shows up."""
     clock = config.getoption("--clock")
+    if clock and os.environ.get("TEST_CLOCK_SHIFT"):
+        return   # a pytest-xdist worker: it inherited the shift, and tests/clock moved its clock already
     if clock:
         local = datetime.combine(datetime.now(COMMUNE_TZ).date(), time.fromisoformat(clock), COMMUNE_TZ)
         # Processes the tests start (hocvuso serve) shift their clocks by the same amount.
