@@ -109,6 +109,9 @@ def test_a_failed_send_keeps_the_text_and_sends_it_again(serve_app, phone_page, 
     expect(retry).to_be_visible()
     assert page.locator("#t").input_value() == "VNeID là gì vậy?"     # nothing typed is lost
     screenshot(page, "webchat-failed-send-360")
+    page.set_viewport_size({"width": 320, "height": 568})          # the smallest phone: it reflows
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    screenshot(page, "webchat-failed-send-320")
     retry.click()
     expect(page.locator(".msg").last).to_contain_text("VNeID")
     assert page.locator("#t").input_value() == "" and len(failures) == 1
@@ -128,3 +131,6 @@ def test_deleting_everything_looks_apart(serve_app, phone_page, screenshot):
     assert keep.get_attribute("class") in (None, "")
     assert delete.evaluate("b => getComputedStyle(b).borderColor") != keep.evaluate("b => getComputedStyle(b).borderColor")
     screenshot(page, "webchat-delete-360")
+    page.set_viewport_size({"width": 320, "height": 568})          # the smallest phone: it reflows
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    screenshot(page, "webchat-delete-320")

@@ -51,6 +51,12 @@ def send(page, text: str) -> None:
     settled(page)
 
 
+def at_320(page) -> None:
+    """The same screen on the smallest phone: it reflows, and nothing scrolls sideways."""
+    page.set_viewport_size({"width": 320, "height": 568})
+    fits(page, 320)
+
+
 def fits(page, width: int) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     for button in page.locator("#log button").all():
@@ -131,6 +137,8 @@ def test_a_web_share_link_credits_the_ambassador(serve_app, browser_page, sessio
     link = copied.split()[-1]
     assert link.startswith(base + "/chat?start=g_vneid_0_")
     screenshot(ambassador, "webchat-share-card-360")
+    at_320(ambassador)
+    screenshot(ambassador, "webchat-share-card-320")
 
     neighbour = browser_page(320, 568, phone=True)
     neighbour.goto(link)
@@ -191,6 +199,8 @@ def test_no_reminder_is_promised_that_the_browser_cannot_take(serve_app, browser
     expect(answer).to_contain_text("chưa bật được thông báo")
     expect(answer.get_by_role("button", name=_("🔔 Turn on notifications"))).to_be_visible()
     screenshot(phone, "webchat-notifications-360")
+    at_320(phone)
+    screenshot(phone, "webchat-notifications-320")
     send(phone, "/sukien")
     expect(phone.get_by_role("button", name="🔔 Nhắc tôi")).to_have_count(0)
     with sessions() as session:
@@ -213,6 +223,8 @@ def test_a_progress_code_moves_the_lessons_to_another_phone(serve_app, browser_p
     card = old.locator(".msg").last
     code = re.search(r"\d{3} \d{3} \d{3}", card.inner_text()).group(0)   # read out as three groups
     screenshot(old, "webchat-progress-code-360")
+    at_320(old)
+    screenshot(old, "webchat-progress-code-320")
 
     new = browser_page(320, 568, phone=True)           # another browser: another session
     new.goto(base + "/chat")
@@ -265,6 +277,8 @@ def test_a_pushed_reminder_shows_in_the_chat_with_its_buttons(serve_app, browser
     pushed = page.locator(".msg", has_text="Mình học tiếp nhé?")
     expect(pushed).to_be_visible()
     screenshot(page, "webchat-pushed-reminder-360")
+    at_320(page)
+    screenshot(page, "webchat-pushed-reminder-320")
     pushed.get_by_role("button", name=_("▶️ Continue")).click()
     settled(page)
     expect(page.locator(".msg", has_text="Bước 2/").last).to_be_visible()
