@@ -16,15 +16,12 @@ from pathlib import Path
 
 import httpx
 
+from bot import ambassadors
 from bot.ambassadors import deep_link
 from bot.content.schema import Knowledge, Village
 from bot.i18n import translator
+from bot.reference import VILLAGE_PREFIX   # read back in bot/handlers/start.py follow_link
 
-# The start payload of a poster's links: v_<village id>. It is read by follow_link in
-# bot/handlers/start.py (its own VILLAGE_PREFIX, which must stay equal: tests/test_poster.py
-# checks), for both /start v_<id> on Telegram and /chat?start=v_<id> on the web chat, and offers
-# that village in the resident's profile.
-VILLAGE_PREFIX = "v_"
 
 # Where DejaVu Sans lives: Debian and Ubuntu (fonts-dejavu-core), Fedora, Arch, openSUSE.
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu-sans-fonts"),
@@ -53,7 +50,7 @@ class PosterCode:
 
 
 def web_link(public_url: str, village_id: str) -> str:
-    return f"{public_url.rstrip('/')}/chat?start={VILLAGE_PREFIX}{village_id}"
+    return ambassadors.web_link(public_url.rstrip("/"), f"{VILLAGE_PREFIX}{village_id}")
 
 
 def telegram_link(bot_username: str, village_id: str) -> str:

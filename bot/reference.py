@@ -12,6 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.content import Knowledge
 from bot.models import Target, Village
 
+# The start payload of a poster's links, v_<village id> (bot/poster.py): after consent the
+# profile offers that village first (bot/handlers/start.py follow_link).
+VILLAGE_PREFIX = "v_"
+
 
 def seed_reference_data(sessions: sessionmaker[Session], knowledge: Knowledge) -> None:
     with sessions() as session:

@@ -4,7 +4,7 @@ console's translator, so the tests hold once the Vietnamese catalog has these st
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -207,7 +207,7 @@ def test_the_ranking_shows_an_ambassador_with_a_referral_this_month(console, ses
 def test_the_unanswered_page_lists_questions_with_their_closest_entry(console, sessions, assistant):
     question = "<script>alert(1)</script> quen mat khau vneid thi lam sao"
     now = datetime.now(timezone.utc)
-    today = date.today()
+    today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()   # the commune's day
     with sessions() as session:
         session.add(UnansweredQuestion(text=question, count=5, first_seen=now, last_seen=now))
         session.add(UnansweredQuestion(text="zzqx wvvy", count=1, first_seen=now, last_seen=now))

@@ -17,7 +17,8 @@ def show_settings(turn: Turn, args=None) -> list[Reply]:
     if turn.resident is None:
         return [Reply(_("I keep no data about you, so I never send you reminders."),
                       [[Button(_("🏠 Menu"), encode(Action.MENU))]], edit=edit)]
-    if not can_reach(turn.session, turn.resident):
+    reachable = can_reach(turn.session, turn.resident)
+    if not reachable:
         # The web chat answers only when asked: promise reminders only once the browser takes them.
         text, rows = unreachable_note(turn), notify_rows(turn)
     elif turn.resident.reminders:
@@ -27,7 +28,7 @@ def show_settings(turn: Turn, args=None) -> list[Reply]:
     else:
         text = _("🔕 Lesson reminders are off.")
         rows = [[Button(_("🔔 Turn reminders on"), encode(Action.REMINDERS, 1))]]
-    if turn.resident.platform == WEB and can_reach(turn.session, turn.resident):
+    if turn.resident.platform == WEB and reachable:
         rows.append([Button(_("🔕 No notifications on this phone"), encode(Action.NOTIFY, 0))])
     rows.append([Button(_("📲 Move my progress to another device"), encode(Action.MOVE, progress_code.NEW))])
     return [Reply(text, [*rows, [Button(_("🏠 Menu"), encode(Action.MENU))]], edit=edit)]

@@ -12,13 +12,13 @@ from bot.households import HOUSEHOLD_PREFIX
 from bot.handlers.profile import ask_village, confirm_village
 from bot.handlers.turn import Turn
 from bot.models import Resident
+from bot.reference import VILLAGE_PREFIX
 from bot.replies import Button, Reply
 from bot.share_codes import payload_for
 
 # Bump when the consent text changes materially, so we know what each person agreed to.
 CONSENT_VERSION = "2026-11"
 CARRIED_MAX = 58   # the longest payload the consent buttons carry, within Telegram's 64 bytes
-VILLAGE_PREFIX = "v_"   # v_<village id>: a poster's link (bot/poster.py) offers that village in the profile
 
 
 def consent_question(turn: Turn, payload: str = "") -> Reply:
