@@ -47,7 +47,10 @@ class Leadership:
         try:
             if self._connection is None:
                 self._connection = self.engine.connect()
-            held = self._connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}).scalar()
+            # Keyed by the schema too: deployments (or test workers) sharing one database in
+            # schemas of their own each get their own leader.
+            held = self._connection.execute(text("SELECT pg_try_advisory_lock(:key, hashtext(current_schema()))"),
+                                            {"key": LOCK_KEY}).scalar()
             self._connection.commit()
         except Exception:
             self.release()   # a broken connection must not be reused at the next try

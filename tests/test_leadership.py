@@ -51,7 +51,7 @@ def test_losing_the_lock_connection_then_leading_again(settings_for, assistant, 
         with engine.connect() as admin:
             killed = admin.execute(text(
                 "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                "AND objid = :low"), {"low": LOCK_KEY & 0xFFFFFFFF}).scalars().all()
+                "AND classid = :key AND objid = hashtext(current_schema())::oid"), {"key": LOCK_KEY}).scalars().all()
             admin.commit()
         assert killed == [True]
         leader = app.state.leader
