@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_console.py
 	$(BIN)/python bench/bench_delivery.py
 	$(BIN)/python bench/bench_inbox.py
+	$(BIN)/python bench/bench_audio.py
 
 check: $(STAMP)
 	$(BIN)/hocvuso content check

@@ -387,3 +387,32 @@ class UnansweredOut(BaseModel):
     down: int | None = None
     up: int | None = None
     last_day: date | None = None
+
+
+# --- lessons to listen to ---------------------------------------------------------------------
+
+class PartMediaOut(BaseModel):
+    """A lesson part (`key`: <course>/<step id>, <course>/quiz/<question id>, faq/<entry id>) in one
+    language: its recording ("upload" by an official, "file" in knowledge/, or null: the computer
+    voice reads it) and its picture file, if a step has one."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    language: str
+    key: str
+    title: str
+    recording: Literal["upload", "file"] | None
+    picture: str | None
+
+
+class RecordingOut(BaseModel):
+    """An uploaded recording (its sound is not repeated here: residents hear it in the bot)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    language: str
+    key: str
+    seconds: float
+    sha256: str
+    source: str
+    uploaded_at: datetime

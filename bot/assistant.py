@@ -10,6 +10,7 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert
@@ -18,10 +19,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import inbox
 from bot.button_data import decode
+from bot.config import DEFAULT_MEDIA_DIR
 from bot.content import Knowledge
-from bot.handlers import BUTTONS, COMMANDS, ask, fallback, start
+from bot.handlers import BUTTONS, COMMANDS, ask, fallback, recording, start
 from bot.guides import guide_cards
 from bot.handlers.turn import Turn, find_resident
+from bot.media.library import MediaLibrary
 from bot.models import ProcessedUpdate
 from bot.qa import QaIndex
 from bot.reference import seed_reference_data
@@ -35,9 +38,12 @@ LAST_SEEN_RESOLUTION = timedelta(hours=1)  # don't write on every message just t
 
 class Assistant:
     def __init__(self, knowledge: Knowledge, sessions: sessionmaker[Session],
-                 timezone_name: str = "Asia/Ho_Chi_Minh", qa: dict[str, QaIndex] | None = None):
+                 timezone_name: str = "Asia/Ho_Chi_Minh", qa: dict[str, QaIndex] | None = None,
+                 media_dir: Path = DEFAULT_MEDIA_DIR):
         self.knowledge = knowledge
         self.sessions = sessions
+        # Lessons' audio and pictures (bot/media/): the channels send them, /media/ serves them.
+        self.media = MediaLibrary(knowledge, sessions, media_dir)
         self.tz = ZoneInfo(timezone_name)
         seed_reference_data(sessions, knowledge)
         self.bot_username: str | None = None   # set by the Telegram adapter when it connects
@@ -84,6 +90,13 @@ class Assistant:
         with self.sessions.begin() as session:
             inbox.discard(session, source, update_id)
 
+    def awaits_recording(self, contact: Contact) -> bool:
+        """Whether this chat is an official's /ghiam waiting for a voice note: only then does a
+        channel fetch the voice note they send (residents' voice notes are never downloaded)."""
+        with self.sessions() as session:
+            resident = find_resident(session, contact)
+            return resident is not None and resident.official and bool(resident.recording_for)
+
     def handle(self, contact: Contact, incoming: Incoming,
                update: tuple[str, int] | None = None) -> list[Reply]:
         """Handle one input. `update` is (source, id) of a platform update: seen before → no-op."""
@@ -125,4 +138,6 @@ class Assistant:
             return handler(turn, pressed.args)
         if incoming.kind == "text":
             return start.typed_code(turn, incoming.text) or ask.answer_text(turn, incoming.text)
+        if incoming.kind == "recording":
+            return recording.receive(turn, incoming.data, too_large=incoming.what == "too_large")
         return fallback.unsupported(turn, incoming.what)

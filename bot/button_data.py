@@ -45,6 +45,8 @@ class Action(StrEnum):
     HOUSEHOLD = "gd"         # gd:new | gd:link
     NOTIFY = "nt"            # nt:1 | nt:0, web chat notifications (the page asks the browser first)
     MOVE = "mv"              # mv:new, a progress code to move to another device; mv:y:<id> | mv:n:<id>
+    LISTEN = "ls"            # ls:s:<course>:<step> | ls:q:<course>:<question> | ls:f:<faq id>: hear it
+    LISTEN_MODE = "lm"       # lm:1 | lm:0, "Tôi muốn nghe": every step comes with its audio
 
 
 # Actions whose last argument is another button's whole data, colons and all: a vote names the

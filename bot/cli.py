@@ -63,7 +63,8 @@ def open_database(settings: Settings, *, create: bool):
 def build_assistant(settings: Settings, knowledge, *, create: bool = False):
     from bot.assistant import Assistant
 
-    return Assistant(knowledge, open_database(settings, create=create), settings.timezone)
+    return Assistant(knowledge, open_database(settings, create=create), settings.timezone,
+                     media_dir=settings.media_dir)
 
 
 def cmd_serve(settings: Settings, args) -> None:
@@ -127,6 +128,47 @@ def cmd_content_sources(settings: Settings, args) -> None:
     target = settings.knowledge_dir / "SOURCES.md"
     target.write_text(render_sources(knowledge), encoding="utf-8")
     print(f"wrote {target}")
+
+
+def cmd_content_media(settings: Settings, args) -> None:
+    """Per language and course: which parts have a recording (an official's or a file), a
+    picture, or neither. Uploads are read from the database when there is one."""
+    from collections import defaultdict
+
+    from bot import storage
+    from bot.media.inventory import inventory
+    from bot.media.library import MediaLibrary
+
+    knowledge = load_content(settings)
+    try:
+        sessions = open_database(settings, create=False)
+    except storage.DatabaseProblem:
+        sessions = None     # a fresh machine: the files in knowledge/ are still worth listing
+    media = MediaLibrary(knowledge, sessions, settings.media_dir)
+    with (sessions() if sessions else _no_session()) as session:
+        rows = inventory(knowledge, session, media)
+    groups: dict[tuple[str, str], list] = defaultdict(list)
+    for row in rows:
+        groups[(row.language, row.key.split("/", 1)[0])].append(row)
+    marks = {"upload": "🎙 recorded (uploaded)", "file": "🎙 recorded (file)", None: "—  computer voice"}
+    for (language, group), parts in groups.items():
+        recorded = sum(1 for p in parts if p.recording)
+        print(f"{language}/{group}: {recorded} of {len(parts)} recorded, "
+              f"{sum(1 for p in parts if p.picture)} with a picture")
+        if args.all or group != "faq":
+            for part in parts:
+                picture = f"  🖼 {part.picture}" if part.picture else ""
+                print(f"  {part.key:<40} {marks[part.recording]}{picture}")
+    if sessions is None:
+        print("note: no database yet, so uploaded recordings are not counted")
+
+
+class _no_session:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
 
 
 def cmd_eval_qa(settings: Settings, args) -> None:
@@ -345,6 +387,10 @@ def main(argv: list[str] | None = None) -> None:
     content_sub.add_parser("check", help="validate knowledge/").set_defaults(func=cmd_content_check)
     content_sub.add_parser("sources", help="rewrite knowledge/SOURCES.md from the content's sources") \
         .set_defaults(func=cmd_content_sources)
+    media = content_sub.add_parser("media", help="which lesson parts have a recording, a picture or neither, "
+                                                 "per language")
+    media.add_argument("--all", action="store_true", help="list every FAQ answer too, not only their count")
+    media.set_defaults(func=cmd_content_media)
     evaluation = sub.add_parser("eval-qa", help="right, wrong and declined free-text answers on each "
                                 "question set in tests/qa, by typing style")
     evaluation.add_argument("--devset", help="one YAML question set (default: every set in tests/qa)")

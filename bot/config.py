@@ -13,6 +13,7 @@ from sqlalchemy.exc import ArgumentError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = REPO_ROOT / "var" / "hocvuso.db"
+DEFAULT_MEDIA_DIR = REPO_ROOT / "var" / "media"
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 # The admin token is redacted from the logs by its text: a short one would redact every
 # occurrence of its letters, and is guessable. `hocvuso admin create-token` makes 43 characters.
@@ -79,6 +80,9 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(default=None, alias="HOCVUSO_ADMIN_TOKEN")
 
     knowledge_dir: Path = Field(default=REPO_ROOT / "knowledge", alias="HOCVUSO_KNOWLEDGE_DIR")
+    # The lessons' audio, made once and kept (bot/media/library.py): a folder the server can write.
+    # Deleting it is harmless; every file is made again when first asked for.
+    media_dir: Path = Field(default=DEFAULT_MEDIA_DIR, alias="HOCVUSO_MEDIA_DIR")
     timezone: str = Field(default="Asia/Ho_Chi_Minh", alias="HOCVUSO_TIMEZONE")
     log_level: str = Field(default="INFO", alias="HOCVUSO_LOG_LEVEL")
     # Proactive sending (the outbox): messages per second overall; Telegram allows about 30.

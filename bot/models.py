@@ -8,9 +8,11 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -84,6 +86,10 @@ class Resident(Base):
     # choices, by number ({"1": "s:vneid:2", "0": "m"}). It names targets only, so an old number
     # stays harmless. Only residents have it: before consent the channel keeps it in memory.
     offered_choices: Mapped[dict | None] = mapped_column(JSON)
+    # "Tôi muốn nghe" (/caidat, the profile): every lesson step comes with its audio, unasked.
+    listen: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # An official's /ghiam waiting for its voice note: "<language> <media key>" (bot/media/keys.py).
+    recording_for: Mapped[str | None] = mapped_column(String(160))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -488,3 +494,19 @@ class ProgressCode(Base):
     # The resident who typed it and is asked to confirm; the code is spent when they say yes.
     claimed_by: Mapped[int | None] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"))
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Recording(Base):
+    """A person's recording of a lesson part, uploaded by an official (/ghiam in the bot, the admin
+    API or the console). It is heard instead of the synthesized voice, in its language; Thái and
+    H'Mông lessons are heard only this way or from files in knowledge/<lang>/audio/."""
+
+    __tablename__ = "recordings"
+
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)   # bot/media/keys.py
+    data: Mapped[bytes] = mapped_column(LargeBinary)                  # as sent, at most 2 MB
+    sha256: Mapped[str] = mapped_column(String(64))
+    seconds: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(16))                   # bot | api | console
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

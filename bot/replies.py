@@ -40,7 +40,27 @@ def with_codes(reply: Reply, _: Callable[[str], str], links: bool = False) -> Re
         return reply
     rows = [[b for b in row if b not in codes] for row in reply.buttons]
     text = "\n\n".join([reply.text, "\n".join(code_line(b, _) for b in codes)])
-    return Reply(text, [row for row in rows if row], reply.edit)
+    return Reply(text, [row for row in rows if row], reply.edit, reply.image, reply.audio)
+
+
+@dataclass(frozen=True)
+class Speech:
+    """A lesson part to be heard: its media key (bot/media/keys.py), in which language, and the
+    text the synthesized voice reads where nobody has recorded it."""
+
+    language: str
+    key: str
+    text: str
+    title: str = ""     # what the sound is of, shown with the player or the voice note
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A picture from knowledge/<language>/images/, sent before the text, with its caption."""
+
+    language: str
+    file: str
+    caption: str
 
 
 @dataclass
@@ -49,6 +69,8 @@ class Reply:
     buttons: list[list[Button]] = field(default_factory=list)
     # True: replace the message whose button was pressed, where the platform allows.
     edit: bool = False
+    image: Picture | None = None    # sent first: a photo with its caption
+    audio: Speech | None = None     # sent last: a voice note (alone, where the text is "")
 
     def to_dict(self) -> dict:
         return {
@@ -72,10 +94,11 @@ class Contact:
 class Incoming:
     """One thing a resident did."""
 
-    kind: Literal["command", "text", "button", "unsupported"]
+    kind: Literal["command", "text", "button", "unsupported", "recording"]
     text: str = ""  # the command name for commands, the message for text, the data for buttons
     args: str = ""  # what followed a command, e.g. the /start payload
     what: str = ""  # for unsupported input: photo, sticker, voice, location, ...
+    data: bytes = b""  # a recording: the voice note an official sent after /ghiam
 
     @classmethod
     def command(cls, name: str, args: str = "") -> Incoming:
@@ -88,6 +111,11 @@ class Incoming:
     @classmethod
     def button(cls, data: str) -> Incoming:
         return cls("button", data)
+
+    @classmethod
+    def recording(cls, data: bytes, too_large: bool = False) -> Incoming:
+        """`too_large`: a file over the limit, not fetched (its bytes are not here)."""
+        return cls("recording", data=data, what="too_large" if too_large else "")
 
     @classmethod
     def unsupported(cls, what: str) -> Incoming:

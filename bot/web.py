@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 import admin_api
+from bot.media import routes as media_routes
 from admin_api import errors
 from admin_api.deps import hash_token
 from bot.api_docs import install_docs
@@ -110,6 +111,7 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
         if channel.router is not None:
             app.include_router(channel.router)
     app.include_router(admin_api.router)
+    app.include_router(media_routes.router)
     install_console(app)
 
     @app.get("/healthz", tags=["health"], response_model=Health, responses={503: {"model": Health}})

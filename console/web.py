@@ -84,6 +84,7 @@ AdminDep = Annotated[Official, Depends(admin_only)]
 NAV = (("/admin", N_("Overview"), ROLES), ("/admin/broadcasts", N_("Broadcasts"), ("admin", "village")),
        ("/admin/events", N_("Events"), ("admin", "village")), ("/admin/villages", N_("Villages"), ("admin", "village")),
        ("/admin/ambassadors", N_("Ambassadors"), ROLES), ("/admin/unanswered", N_("Unanswered"), ("admin",)),
+       ("/admin/recordings", N_("Listening"), ROLES),
        ("/admin/reports", N_("Reports"), ROLES))
 templates.env.globals["NAV"] = NAV
 

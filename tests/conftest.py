@@ -94,8 +94,8 @@ def qa_indexes(knowledge):
 
 
 @pytest.fixture
-def assistant(knowledge, sessions, qa_indexes):
-    return Assistant(knowledge, sessions, qa=qa_indexes)
+def assistant(knowledge, sessions, qa_indexes, tmp_path):
+    return Assistant(knowledge, sessions, qa=qa_indexes, media_dir=tmp_path / "media")
 
 
 @pytest.fixture

@@ -17,6 +17,10 @@ Telegram under load; everything is off by default:
   timeouts), `fail_sends_with` for 5xx answers;
 - `sent`: every accepted sendMessage as a SentRecord, with `sent_to`, `duplicates` and
   `achieved_rate` to check what residents received.
+
+Files: sendPhoto and sendVoice take an upload (multipart/form-data, as python-telegram-bot sends
+a file) and are kept in `media` per chat as SentMedia with the bytes; `send_voice_note` plays a
+resident sending a voice note, whose bytes the bot fetches with getFile and /file/bot<token>/<path>.
 """
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ from urllib.parse import parse_qsl
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.background_server import serve_in_thread
@@ -88,6 +92,17 @@ class SentRecord:
     message_id: int = 0
 
 
+@dataclass(frozen=True)
+class SentMedia:
+    """A picture or voice note the bot uploaded (sendPhoto, sendVoice)."""
+    chat_id: int
+    kind: str            # "photo" | "voice"
+    data: bytes
+    caption: str
+    filename: str
+    message_id: int
+
+
 @dataclass
 class _Stall:
     seconds: float
@@ -124,6 +139,10 @@ class FakeBotAPI:
     sent: list[SentRecord] = field(default_factory=list)
     # answerInlineQuery results by inline query id.
     inline_answers: dict[str, list[dict]] = field(default_factory=dict)
+    # sendPhoto / sendVoice uploads per chat, in order.
+    media: dict[int, list[SentMedia]] = field(default_factory=lambda: defaultdict(list))
+    # Files residents sent (send_voice_note), by file_id, for getFile and the file download.
+    files: dict[str, bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -150,7 +169,8 @@ class FakeBotAPI:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> FakeBotAPI:
-        app = Starlette(routes=[Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"])],
+        app = Starlette(routes=[Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"]),
+                                Route("/file/bot{token}/{path:path}", self._file, methods=["GET"])],
                         lifespan=self._lifespan)
         self._server, self._thread, self.port = serve_in_thread(app, "fake Bot API server")
         return self
@@ -218,6 +238,15 @@ class FakeBotAPI:
             "document": {"document": {**file, "file_name": "a.pdf"}},
         }[kind]
         return self._push({"message": self._message(chat_id, first_name, **content)})
+
+    def send_voice_note(self, chat_id: int, data: bytes, duration: int = 3, first_name: str = "Lan") -> int:
+        """The resident records a voice note (OGG/Opus bytes, as Telegram's app makes)."""
+        with self._lock:
+            file_id = f"Fvoice{len(self.files) + 1}"
+            self.files[file_id] = data
+        voice = {"file_id": file_id, "file_unique_id": "U" + file_id, "duration": duration,
+                 "mime_type": "audio/ogg", "file_size": len(data)}
+        return self._push({"message": self._message(chat_id, first_name, voice=voice)})
 
     def press(self, chat_id: int, data: str, message_id: int | None = None, first_name: str = "Lan") -> int:
         """Press a button with this callback data (on the newest message that has it)."""
@@ -382,7 +411,17 @@ class FakeBotAPI:
 
     @staticmethod
     async def _params(request: Request) -> dict:
-        if request.headers.get("content-type", "").startswith("application/json"):
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            form = await request.form()
+            raw = {}
+            for key, value in form.multi_items():
+                if hasattr(value, "read"):   # an uploaded file: its bytes and name
+                    raw[key] = await value.read()
+                    raw[key + "#filename"] = value.filename or ""
+                else:
+                    raw[key] = value
+            await form.close()
+        elif request.headers.get("content-type", "").startswith("application/json"):
             raw = await request.json()
         else:
             body = (await request.body()).decode() if request.method == "POST" else ""
@@ -499,6 +538,50 @@ class FakeBotAPI:
         self.rate_limited += 1
         n = self.retry_after_seconds
         raise _ApiError(429, f"Too Many Requests: retry after {n}", {"retry_after": n})
+
+    def api_sendPhoto(self, params: dict) -> dict:
+        return self._send_file(params, "photo")
+
+    def api_sendVoice(self, params: dict) -> dict:
+        return self._send_file(params, "voice")
+
+    def _send_file(self, params: dict, kind: str) -> dict:
+        chat_id = params["chat_id"]
+        data = params.get(kind)
+        if not isinstance(data, bytes) or not data:
+            raise _BadRequest(f"there is no {kind} in the request")
+        caption = str(params.get("caption") or "")
+        if len(caption) > 1024:
+            raise _BadRequest("message caption is too long")
+        with self._lock:
+            message_id = self._next_message
+            self._next_message += 1
+            self.media[chat_id].append(SentMedia(chat_id, kind, data, caption, params.get(kind + "#filename", ""),
+                                                 message_id))
+        return {"message_id": message_id, "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private", "first_name": "Resident"}, "from": BOT_USER,
+                kind: ([{"file_id": f"P{message_id}", "file_unique_id": f"UP{message_id}", "width": 800,
+                         "height": 600}] if kind == "photo" else
+                       {"file_id": f"V{message_id}", "file_unique_id": f"UV{message_id}", "duration": 1})}
+
+    def api_getFile(self, params: dict) -> dict:
+        file_id = str(params.get("file_id", ""))
+        with self._lock:
+            data = self.files.get(file_id)
+        if data is None:
+            raise _BadRequest("wrong file_id or the file is temporarily unavailable")
+        return {"file_id": file_id, "file_unique_id": "U" + file_id, "file_size": len(data),
+                "file_path": f"voice/{file_id}.oga"}
+
+    async def _file(self, request: Request) -> Response:
+        if request.path_params["token"] != self.token:
+            return JSONResponse({"ok": False, "error_code": 401, "description": "Unauthorized"}, 401)
+        file_id = request.path_params["path"].rsplit("/", 1)[-1].removesuffix(".oga")
+        with self._lock:
+            data = self.files.get(file_id)
+        if data is None:
+            return JSONResponse({"ok": False, "error_code": 404, "description": "Not Found"}, 404)
+        return Response(data, media_type="audio/ogg")
 
     def api_editMessageText(self, params: dict) -> dict:
         chat_id, message_id = params.get("chat_id"), params.get("message_id")

@@ -14,8 +14,16 @@ uvicorn in a background thread, so tests and the bot under test can use any even
         assert fake.texts("u1") == [...]
 
 Methods: getMe, getUpdates, setWebhook, deleteWebhook, getWebhookInfo, sendMessage,
-sendPhoto, sendSticker, sendChatAction. Zalo has no inline keyboards, callback queries or
-message edits: any other method answers 404 "Method not found". A wrong token answers 401.
+sendPhoto, sendSticker, sendVoice, sendChatAction. Zalo has no inline keyboards, callback
+queries or message edits: any other method answers 404 "Method not found". A wrong token
+answers 401.
+
+Sending a voice message. sendVoice takes `chat_id` and `voice`, the http(s) URL of a sound file
+(the bot's own /media/audio/<name>.m4a, served at HOCVUSO_PUBLIC_URL). Like Zalo, the fake
+fetches that URL while the call is in progress, with its own HTTP client: the call fails (400)
+when the URL cannot be fetched, does not answer 200, or answers with a Content-Type other than
+audio/*. The bytes it fetched are kept on the SentMessage (`data`, `data_type`), so a test can
+check what a resident would hear.
 
 Receiving. There is no offset: getUpdates is a long poll (`timeout` in seconds, also as a
 string; `poll_default_timeout` when absent) that returns ONE event, `result` =
@@ -39,20 +47,22 @@ Our assumptions where the public documentation says nothing:
   `{"ok": false, "error_code": 408, "description": "Request timeout"}` (set
   `poll_timeout_http_status` to 408 to play a platform that also uses the HTTP status);
 - a voice message is `message.voice.received` with `"voice": "<url>"`;
+- sendVoice fetches its URL at once (within `voice_fetch_timeout` seconds) and answers 400 when
+  that fails; a voice message's size and length are not limited here;
 - a chat in `blocked_chats` answers 403 "User has blocked the bot";
 - setWebhook and deleteWebhook answer with the webhook info, `{"url": ..., "updated_at": <ms>}`;
-  sendMessage, sendPhoto and sendSticker with `{"message_id": "<hex>", "date": <ms>}`;
+  sendMessage, sendPhoto, sendSticker and sendVoice with `{"message_id": "<hex>", "date": <ms>}`;
   sendChatAction with true; error descriptions other than the documented ones are ours;
 - the limits, all off by default and injectable: `global_rate` (accepted sends per sliding
   second) and `per_chat_interval` (seconds between two sends to one chat) apply to the
-  sending methods (sendMessage, sendPhoto, sendSticker), answered HTTP 429 with a
+  sending methods (sendMessage, sendPhoto, sendSticker, sendVoice), answered HTTP 429 with a
   `Retry-After` header and `parameters.retry_after` in the body; `rate_limited` counts them.
   `send_delay`, `stall_next` and `blocked_chats`/`known_chats` apply to the same methods
   (the chat checks to sendChatAction too).
 
-Records: `messages` (per chat, everything the bot sent: texts, photos, stickers) and `sent`
-(every accepted sendMessage, for the delivery benchmark), both of SentMessage; `calls` (every
-call with its parameters). Nothing here logs a message text.
+Records: `messages` (per chat, everything the bot sent: texts, photos, stickers, voice
+messages) and `sent` (every accepted sendMessage, for the delivery benchmark), both of
+SentMessage; `calls` (every call with its parameters). Nothing here logs a message text.
 """
 from __future__ import annotations
 
@@ -83,7 +93,7 @@ BOT_INFO = {"id": BOT_ID, "account_name": "bot.hocvuso", "account_type": "BASIC"
             "display_name": "Trợ lý BDHVS"}
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 MAX_TEXT = 2000
-SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendSticker"})
+SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendSticker", "sendVoice"})
 CHAT_ACTIONS = frozenset({"typing", "upload_photo"})
 EVENT_TEXT = "message.text.received"
 EVENT_IMAGE = "message.image.received"
@@ -102,8 +112,9 @@ def now_ms() -> int:
 class SentMessage:
     """One message the platform accepted from the bot (what the resident received).
 
-    kind is "text" (sendMessage), "photo" (sendPhoto; text is the caption, "" without one)
-    or "sticker" (sendSticker; text is "")."""
+    kind is "text" (sendMessage), "photo" (sendPhoto; text is the caption, "" without one),
+    "sticker" (sendSticker; text is "") or "voice" (sendVoice; text is "", `voice` the URL and
+    `data` the bytes the platform fetched from it, `data_type` their Content-Type)."""
     chat_id: str
     text: str
     message_id: str
@@ -112,6 +123,9 @@ class SentMessage:
     kind: str = "text"
     photo: str | None = None
     sticker: str | None = None
+    voice: str | None = None
+    data: bytes | None = None
+    data_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +231,8 @@ class FakeZalo:
     webhook_backoff: float = 0.05
     # Seconds the bot has to answer one webhook POST.
     webhook_timeout: float = 5.0
+    # Seconds sendVoice waits for the bot's server to hand over the sound file.
+    voice_fetch_timeout: float = 15.0
     # Every delivery attempt, in the order the answers came.
     webhook_attempts: list[WebhookAttempt] = field(default_factory=list)
     # Events given up after every retry failed.
@@ -411,15 +427,15 @@ class FakeZalo:
 
     def texts(self, chat_id: str) -> list[str]:
         """One text per message in chat(chat_id), in order: a sendMessage's text, a photo's
-        caption, "" for a sticker or a photo without one. So texts(chat)[n:] are the texts of
-        the messages after the first n, with n from reply_count(chat)."""
+        caption, "" for a sticker, a voice message or a photo without one. So texts(chat)[n:]
+        are the texts of the messages after the first n, with n from reply_count(chat)."""
         return [m.text for m in self.chat(chat_id)]
 
     def last(self, chat_id: str) -> SentMessage:
         return self.chat(chat_id)[-1]
 
     def reply_count(self, chat_id: str) -> int:
-        """How many messages the platform accepted for this chat (texts, photos, stickers)."""
+        """How many messages the platform accepted for this chat (texts, photos, stickers, voices)."""
         with self._lock:
             return len(self.messages.get(str(chat_id), ()))
 
@@ -651,6 +667,31 @@ class FakeZalo:
             raise _bad_request("sticker is required")
         return self._accept(chat_id, "", "sticker", sticker=sticker)
 
+    async def api_sendVoice(self, params: dict) -> dict:
+        chat_id = self._chat_id(params)
+        voice = params.get("voice")
+        if not isinstance(voice, str) or not voice:
+            raise _bad_request("voice is required")
+        parts = urlsplit(voice)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise _bad_request("voice must be an https:// (or, for tests, http://) URL")
+        data, data_type = await self._fetch_voice(voice)
+        return self._accept(chat_id, "", "voice", voice=voice, data=data, data_type=data_type)
+
+    async def _fetch_voice(self, url: str) -> tuple[bytes, str]:
+        """The sound file at `url`, as Zalo's servers fetch it when sendVoice comes."""
+        try:
+            async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=self.voice_fetch_timeout)) as got:
+                data = await got.read()
+                status, data_type = got.status, got.headers.get("Content-Type", "")
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise _bad_request(f"could not fetch the voice file ({type(exc).__name__})") from None
+        if status != 200:
+            raise _bad_request(f"could not fetch the voice file (HTTP {status})")
+        if not data_type.startswith("audio/") or not data:
+            raise _bad_request(f"the voice file is not audio ({data_type or 'no Content-Type'})")
+        return data, data_type
+
     def api_sendChatAction(self, params: dict) -> bool:
         self._chat_id(params)
         if params.get("action") not in CHAT_ACTIONS:
@@ -658,11 +699,13 @@ class FakeZalo:
         return True
 
     def _accept(self, chat_id: str, text: str, kind: str, photo: str | None = None,
-                sticker: str | None = None) -> dict:
+                sticker: str | None = None, voice: str | None = None, data: bytes | None = None,
+                data_type: str | None = None) -> dict:
         date = now_ms()
         with self._lock:
             now = self._check_limits(chat_id)
-            message = SentMessage(chat_id, text, self.new_id(), now, date, kind, photo, sticker)
+            message = SentMessage(chat_id, text, self.new_id(), now, date, kind, photo, sticker, voice, data,
+                                  data_type)
             self.messages[chat_id].append(message)
             if kind == "text":
                 self.sent.append(message)

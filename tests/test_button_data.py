@@ -39,6 +39,8 @@ LEGACY = {
     Action.HOUSEHOLD: (("link",), "gd:link"),
     Action.MOVE: (("y", 42), "mv:y:42"),
     Action.NOTIFY: ((1,), "nt:1"),
+    Action.LISTEN: (("s", "vneid", 3), "ls:s:vneid:3"),
+    Action.LISTEN_MODE: ((1,), "lm:1"),
 }
 
 STALE = translator("vi")("That button is out of date. Here is the menu.")

@@ -108,7 +108,9 @@ def test_full_consented_journey(assistant, sessions, knowledge, pack, vneid):
         [step] = replies
         assert f"Bước {k}/{total}" in step.text
         assert vneid.steps[k - 1].title in step.text
-        assert step.edit is True
+        # A step with a picture comes as new messages (the picture goes first); the others in place.
+        assert step.edit is (vneid.steps[k - 1].image is None)
+        assert (step.image is not None) is (vneid.steps[k - 1].image is not None)
         if k < total:
             assert f"s:vneid:{k}" in data_of(replies)  # Tiếp ➡️ names the next step
         if k > 1:

@@ -112,7 +112,7 @@ async def answer_all(fake, chat_id: int, course, correct: bool):
         message = fake.last(chat_id)
         assert f"📝 Câu {i + 1}/{len(questions)}" in message.text
         assert question.question in message.text
-        assert [label for row in message.buttons for label, _ in row] == list(LETTERS[:len(question.options)])
+        assert [label for row in message.buttons for label, _ in row] == [*LETTERS[:len(question.options)], "🔊 Nghe"]
         choice = choice_for(question, correct)
         data = button_data(message, label=LETTERS[choice])
         await act(fake, chat_id, lambda: fake.press(chat_id, data, message.message_id), 2)
@@ -159,9 +159,13 @@ async def test_full_vneid_journey_with_consent(fake_api, assistant, sessions, kn
         assert (me.village_id, me.group_id, me.age_band) == (
             village.split(":")[1], group.split(":")[1], age.split(":")[1])
 
-        # The course: every step in place on the same message.
+        # The course. Step 1 has a picture (the two account levels): the picture, then the step as
+        # a new message; every later step in place on that message.
         await act(fake_api, chat, lambda: fake_api.press(chat, "o:vneid"), 1)
         step_message = fake_api.last(chat)
+        [picture] = fake_api.media[chat]
+        assert picture.kind == "photo" and picture.caption == course.steps[0].caption
+        assert picture.data.startswith(b"\x89PNG") and picture.message_id < step_message.message_id
         messages_before = len(fake_api.chat(chat))
         for k in range(1, n + 1):
             if k > 1:
@@ -170,8 +174,8 @@ async def test_full_vneid_journey_with_consent(fake_api, assistant, sessions, kn
             assert current.message_id == step_message.message_id
             assert f"📘 {course.title} · Bước {k}/{n}" in current.text
             assert course.steps[k - 1].title in current.text
-            assert current.edits == 3 + k  # profile edits, then one edit per step
-            assert len(fake_api.chat(chat)) == messages_before == 3
+            assert current.edits == k - 1  # one edit per step after the first
+            assert len(fake_api.chat(chat)) == messages_before == 4
             labels = [label for row in current.buttons for label, _ in row]
             assert ("Tiếp ➡️" in labels) is (k < n)
             assert ("⬅️ Quay lại" in labels) is (k > 1)
@@ -180,12 +184,12 @@ async def test_full_vneid_journey_with_consent(fake_api, assistant, sessions, kn
 
         # The quiz, every answer right (taken from the YAML, never hard-coded).
         await act(fake_api, chat, lambda: fake_api.press_label(chat, "Làm bài kiểm tra"), 2)
-        assert fake_api.chat(chat)[2].text.startswith("Kiểm tra: ")
+        assert fake_api.chat(chat)[3].text.startswith("Kiểm tra: ")
         result = await answer_all(fake_api, chat, course, correct=True)
         total = len(course.quiz.questions)
         assert f"Kết quả: đúng {total}/{total} câu (100%)." in result.text
         assert f"🎉 Chúc mừng! Bạn đã hoàn thành «{course.title}» ngày {today()}." in result.text
-        assert len(fake_api.chat(chat)) == 3 + total + 1
+        assert len(fake_api.chat(chat)) == 4 + total + 1
 
         await act(fake_api, chat, lambda: fake_api.send_text(chat, "/tiendo"), 1)
         progress = fake_api.last(chat)

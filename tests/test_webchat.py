@@ -30,8 +30,8 @@ class WebResident:
         assert response.headers["content-type"].startswith("application/json")
         replies = response.json()["replies"]
         for reply in replies:
-            assert set(reply) == {"text", "edit", "buttons"}
-            assert reply["text"] and len(reply["text"]) <= TELEGRAM_TEXT_MAX
+            assert set(reply) == {"text", "edit", "buttons", "image", "audio"}
+            assert (reply["text"] or reply["audio"]) and len(reply["text"]) <= TELEGRAM_TEXT_MAX
             for row in reply["buttons"]:
                 for button in row:
                     assert {"label", "data"} <= set(button) <= {"label", "data", "style", "client", "url", "code"}
@@ -95,7 +95,8 @@ def test_complete_the_course_and_quiz_over_http(server, knowledge):
     [menu] = me.press("ps:a")
     assert "o:vneid" in me.offered()
     [step] = me.press("o:vneid")
-    assert f"Bước 1/{len(course.steps)}" in step["text"] and step["edit"] is True
+    assert f"Bước 1/{len(course.steps)}" in step["text"] and step["edit"] is False   # after its picture
+    assert step["image"] == {"src": f"/media/images/vi/{course.steps[0].image}", "caption": course.steps[0].caption}
     for k in range(1, len(course.steps)):
         [step] = me.press(f"s:vneid:{k}")
         assert f"Bước {k + 1}/{len(course.steps)}" in step["text"]
@@ -103,7 +104,8 @@ def test_complete_the_course_and_quiz_over_http(server, knowledge):
     assert "Kiểm tra" in intro["text"]
     for i, q in enumerate(course.quiz.questions):
         assert f"Câu {i + 1}/{len(course.quiz.questions)}" in me.last[-1]["text"]
-        [data] = [d for d in me.offered() if d.split(":")[3] == str(i) and d.split(":")[4] == str(q.answer - 1)]
+        [data] = [d for d in me.offered() if d.startswith("qa:") and d.split(":")[3] == str(i)
+                  and d.split(":")[4] == str(q.answer - 1)]
         feedback, after = me.press(data)
         assert "Đúng rồi" in feedback["text"]
     n = len(course.quiz.questions)

@@ -30,6 +30,7 @@ from bot.content.schema import (
     Stopwords,
     Villages,
 )
+from bot.content import media_check
 from bot.content.yamlines import Path_, line_of, load_with_lines, text_line
 from bot.text import fold
 
@@ -107,10 +108,16 @@ def load_knowledge(root: Path) -> Knowledge:
     packs: dict[str, LanguagePack] = {}
     # Every folder under knowledge/ is a language (vi/, later tai/, hmn/): a folder missing its
     # assistant.yaml is reported as that file missing, not as a missing language.
+    audio_only: list[Path] = []
     for lang_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if _heard_not_read(lang_dir):
+            audio_only.append(lang_dir)
+            continue
         pack = _load_language(c, lang_dir, sources.sources if sources else {}, spelling)
         if pack:
             packs[pack.code] = pack
+    for lang_dir in audio_only:
+        media_check.check_recordings(c, lang_dir, packs.get("vi"))
     if "vi" not in packs and not c.problems:
         c.add(root / "vi", None, "the Vietnamese content folder (vi/) is missing")
     if plan and "vi" in packs:
@@ -120,7 +127,14 @@ def load_knowledge(root: Path) -> Knowledge:
     if c.problems:
         raise ContentError(c.problems)
     return Knowledge(villages=villages.villages, plan=plan, events=events, languages=packs, sources=sources.sources,
-                     language_names=languages.languages)
+                     language_names=languages.languages, root=root,
+                     audio_languages=[lang_dir.name for lang_dir in audio_only])
+
+
+def _heard_not_read(lang_dir: Path) -> bool:
+    """A language folder with recordings only (Thái, H'Mông): lessons heard in it, read in Vietnamese."""
+    names = {p.name for p in lang_dir.iterdir() if not p.name.startswith(".")}
+    return names == {"audio"}
 
 
 def _load_language(c: _Collector, lang_dir: Path, sources: dict[str, str], spelling: Spelling) -> LanguagePack | None:
@@ -133,6 +147,7 @@ def _load_language(c: _Collector, lang_dir: Path, sources: dict[str, str], spell
     privacy = c.parse(lang_dir / "privacy.yaml", Privacy, required=False) or Privacy()
     report = c.parse(lang_dir / "report.yaml", ReportLabels, required=False)
     courses: dict[str, Course] = {}
+    pictures: dict[str, str] = {}
     course_files = sorted((lang_dir / "courses").glob("*.yaml"))
     if not course_files:
         c.add(lang_dir / "courses", None, "no course files (*.yaml)")
@@ -152,6 +167,8 @@ def _load_language(c: _Collector, lang_dir: Path, sources: dict[str, str], spell
                   f"(one of: {', '.join(assistant.in_person_helpers)})")
         _check_sources(c, path, _course_sources(course), sources)
         _check_spelling(c, path, _course_texts(course), spelling)
+        media_check.check_images(c, path, lang_dir, course, pictures)
+    media_check.check_unused_images(c, lang_dir, pictures)
 
     faq: list[FaqEntry] = []
     faq_origin: list[tuple[Path, int]] = []
@@ -182,6 +199,7 @@ def _load_language(c: _Collector, lang_dir: Path, sources: dict[str, str], spell
                         closings=frozenset(stopwords.closings) if stopwords else frozenset(),
                         code_words=frozenset(stopwords.code_words) if stopwords else frozenset())
     pack.notes = _glossary_notes(c, lang_dir / "glossary.yaml", pack)
+    media_check.check_recordings(c, lang_dir, pack)
     return pack
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, RootModel, StringConstraints, ValidationInfo,
@@ -20,11 +21,23 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+ImageFile = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}\.(png|jpg|jpeg)$")]
+
+
 class Step(Strict):
     id: Slug
     title: Annotated[Text, StringConstraints(max_length=60)]
     text: Annotated[Text, StringConstraints(max_length=STEP_MAX_CHARS)]
     sources: list[str] = []
+    # A picture sent before the text: a file in knowledge/<lang>/images/, with its caption.
+    image: ImageFile | None = None
+    caption: Annotated[Text, StringConstraints(max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _image_has_caption(self) -> "Step":
+        if (self.image is None) != (self.caption is None):
+            raise ValueError("image and caption go together: a picture needs its caption, a caption its picture")
+        return self
 
 
 class Question(Strict):
@@ -284,6 +297,9 @@ class Knowledge:
     default_language: str = "vi"
     sources: dict[str, str] = field(default_factory=dict)
     language_names: list[LanguageName] = field(default_factory=list)
+    root: Path | None = None    # the knowledge/ folder: recordings and pictures are files under it
+    # Languages heard but not read: folders with recordings only (knowledge/<lang>/audio/).
+    audio_languages: list[str] = field(default_factory=list)
 
     def pack(self, language: str | None) -> LanguagePack:
         return self.languages.get(language or "", self.languages[self.default_language])

@@ -7,7 +7,7 @@ from __future__ import annotations
 from bot.button_data import Action
 from bot.handlers import (account, ambassador, ask, course, events, household, language, menu, profile, quiz,
                           settings, start)
-from bot.handlers import progress_code
+from bot.handlers import listen, progress_code, recording
 
 COMMANDS = {
     "start": start.greet,
@@ -24,6 +24,7 @@ COMMANDS = {
     "daisuso": ambassador.ambassador_command,
     "giadinh": household.show_household,
     "matiendo": progress_code.command,
+    "ghiam": recording.command,
 }
 
 BUTTONS = {
@@ -52,4 +53,6 @@ BUTTONS = {
     Action.HOUSEHOLD: household.household_button,
     Action.NOTIFY: settings.set_notifications,
     Action.MOVE: progress_code.button,
+    Action.LISTEN: listen.play,
+    Action.LISTEN_MODE: listen.set_mode,
 }

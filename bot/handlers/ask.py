@@ -12,6 +12,7 @@ from bot.button_data import Action, encode
 from bot.content.schema import FaqEntry
 from bot.handlers import votes
 from bot.handlers.fallback import MAX_TEXT_CHARS, stale_or_unknown_button
+from bot.handlers import listen
 from bot.handlers.menu import menu_buttons, menu_reply
 from bot.handlers.turn import Turn
 from bot.models import UnansweredQuestion
@@ -44,7 +45,7 @@ def smalltalk_reply(turn: Turn, text: str) -> str | None:
 
 def faq_reply(turn: Turn, entry: FaqEntry, related: list[FaqEntry]) -> Reply:
     _ = turn._
-    rows: list[list[Button]] = []
+    rows: list[list[Button]] = listen.listen_row(turn, listen.FAQ, entry.id)
     course = turn.pack.courses.get(entry.course_id)
     index = course.step_number(entry.step_id) if course else None
     if course is not None and index is not None:

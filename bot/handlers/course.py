@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from bot.button_data import Action, encode
 from bot.content import Course
-from bot.handlers import votes
+from bot.handlers import listen, votes
 from bot.handlers.menu import menu_reply, resume_target
 from bot.handlers.turn import Turn, small_number
 from bot.models import Progress
-from bot.replies import Button, Reply
+from bot.media.keys import step_speech
+from bot.replies import Button, Picture, Reply
 
 
 def stale_button(turn: Turn) -> list[Reply]:
@@ -36,8 +37,15 @@ def step_reply(turn: Turn, course: Course, index: int, edit: bool) -> Reply:
         nav.append(Button(_("Next ➡️"), encode(Action.STEP, course.id, index + 1)))
     else:
         nav.append(Button(_("📝 Take the quiz"), encode(Action.QUIZ, course.id)))
-    rows = [nav, [Button(_("🏠 Menu"), encode(Action.MENU))]]
-    return Reply("\n\n".join(parts), rows, edit=edit)
+    rows = [*listen.listen_row(turn, listen.STEP, course.id, index), nav, [Button(_("🏠 Menu"), encode(Action.MENU))]]
+    reply = Reply("\n\n".join(parts), rows, edit=edit)
+    if step.image is not None:
+        # The picture goes before the text, so the step comes as new messages, not an edit.
+        reply.image, reply.edit = Picture(turn.pack.code, step.image, step.caption), False
+    if turn.resident is not None and turn.resident.listen and turn.hears:
+        # "Tôi muốn nghe": the audio follows the text, so it is new messages too.
+        reply.audio, reply.edit = step_speech(turn.language, course, index), False
+    return reply
 
 
 def record_step(turn: Turn, course: Course, index: int) -> None:

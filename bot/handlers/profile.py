@@ -5,6 +5,7 @@ Ethnicity is sensitive data and is never asked.
 from __future__ import annotations
 
 from bot.button_data import Action, encode
+from bot.handlers import listen
 from bot.handlers.menu import menu_reply
 from bot.models import Village
 from bot.reference import villages as all_villages
@@ -63,7 +64,14 @@ def ask_age(turn: Turn) -> Reply:
 
 
 def _done(turn: Turn) -> list[Reply]:
-    return [menu_reply(turn, turn._("All set! 🎉 What would you like to learn first?"), edit=True)]
+    reply = menu_reply(turn, turn._("All set! 🎉 What would you like to learn first?"), edit=True)
+    offer = listen.mode_row(turn) if not (turn.resident and turn.resident.listen) else []
+    if offer:
+        # For those who read with difficulty: the lessons can be heard, and this is where to say so.
+        reply.text += "\n\n" + turn._("If reading is hard, tap «🔊 I want to listen»: every step will come "
+                                        "with its audio.")
+        reply.buttons = offer + reply.buttons
+    return [reply]
 
 
 def _needs_consent(turn: Turn) -> list[Reply] | None:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bot.button_data import Action, encode
 from bot.content import Course
+from bot.handlers import listen
 from bot.handlers.course import stale_button
 from bot.handlers.turn import Turn, small_number
 from bot.models import Completion, QuizAnswer, QuizAttempt
@@ -27,6 +28,7 @@ def question_reply(turn: Turn, course: Course, attempt_id: int, index: int, scor
     lines += [f"{LETTERS[i]}. {option}" for i, option in enumerate(question.options)]
     buttons = [[Button(LETTERS[i], encode(Action.QUIZ_ANSWER, course.id, attempt_id, index, i, score))
                 for i in range(len(question.options))]]
+    buttons += listen.listen_row(turn, listen.QUESTION, course.id, index)
     return Reply("\n".join(lines), buttons, edit=edit)
 
 

@@ -5,7 +5,7 @@ from sqlalchemy import delete
 
 from bot.button_data import Action, encode
 from bot.channels.reach import WEB, can_reach
-from bot.handlers import progress_code
+from bot.handlers import listen, progress_code
 from bot.handlers.turn import Turn
 from bot.models import WebPushSubscription
 from bot.replies import Button, Reply
@@ -30,6 +30,9 @@ def show_settings(turn: Turn, args=None) -> list[Reply]:
         rows = [[Button(_("🔔 Turn reminders on"), encode(Action.REMINDERS, 1))]]
     if turn.resident.platform == WEB and reachable:
         rows.append([Button(_("🔕 No notifications on this phone"), encode(Action.NOTIFY, 0))])
+    rows += listen.mode_row(turn)
+    if (note := listen.mode_note(turn)) is not None:
+        text = f"{text}\n\n{note}"
     rows.append([Button(_("📲 Move my progress to another device"), encode(Action.MOVE, progress_code.NEW))])
     return [Reply(text, [*rows, [Button(_("🏠 Menu"), encode(Action.MENU))]], edit=edit)]
 

@@ -58,6 +58,13 @@ class Turn:
         (Zalo, SMS): a web page cannot forward a message as a messenger does."""
         return self.contact.platform == "web" and bool(self.public_url)
 
+    @property
+    def hears(self) -> bool:
+        """Whether this chat can play a lesson's audio: Telegram sends voice notes, the web chat has a
+        player, Zalo fetches the file from our public address (so only with HOCVUSO_PUBLIC_URL)."""
+        platform = self.contact.platform
+        return platform in ("telegram", "web") or (platform == "zalo" and bool(self.public_url))
+
     def share_button(self, label: str, payload: str, code: str) -> Button:
         """A button that does what the deep link `payload` does: the link itself where it opens the
         assistant, and always the short code, which a channel with no such link shows instead

@@ -23,7 +23,11 @@ from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter, BaseU
 from bot import inbox
 from bot.assistant import Assistant
 from bot.config import Settings
+from bot.content.media_check import AUDIO_MAX_BYTES
 from bot.i18n import N_, translator
+from bot.media.audio import OPUS
+from bot.media.library import MediaLibrary
+from bot.media.routes import NO_AUDIO
 from bot.ordering import KeyedLocks
 from bot.pacing import SendGate, as_seconds
 from bot.replies import Contact, Incoming, Reply, with_codes
@@ -205,6 +209,19 @@ def to_incoming(update: Update) -> Incoming | None:
     return Incoming.unsupported("other")
 
 
+async def recording(message: Message) -> Incoming:
+    """An official's voice note or audio file after /ghiam, fetched (b"", refused kindly, if it
+    cannot be). Only then is a file downloaded: residents' voice notes are never fetched."""
+    sound = message.voice or message.audio
+    if sound is not None and (sound.file_size or 0) > AUDIO_MAX_BYTES:
+        return Incoming.recording(b"", too_large=True)
+    try:
+        return Incoming.recording(bytes(await (await sound.get_file()).download_as_bytearray()))
+    except (TelegramError, AttributeError) as exc:
+        log.info("could not fetch a recording: %s", type(exc).__name__)
+        return Incoming.recording(b"")
+
+
 def to_contact(update: Update) -> Contact | None:
     chat = update.effective_chat
     if chat is None or chat.type != "private":
@@ -231,22 +248,48 @@ def fit(text: str) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-async def send_replies(update: Update, replies: list[Reply]) -> None:
-    """Edit the pressed message in place where asked and possible; send the rest."""
+async def send_replies(update: Update, replies: list[Reply], media: MediaLibrary | None = None) -> None:
+    """Edit the pressed message in place where asked and possible; send the rest. A picture goes
+    before its text, a voice note after it (a "🔊 Nghe" reply is the voice note alone)."""
     query = update.callback_query
     chat_id = update.effective_chat.id
     bot = update.get_bot()
     for reply in replies:
-        target: Message | None = query.message if (reply.edit and query and query.message) else None
-        if isinstance(target, Message):
-            try:
-                await target.edit_text(fit(shown_text(reply)), reply_markup=keyboard(reply))
-                continue
-            except BadRequest as exc:
-                if "not modified" in str(exc).lower():
-                    continue  # a double tap asked for the same text: nothing to do
-                log.info("edit failed, sending instead: %s", exc)
-        await bot.send_message(chat_id, fit(shown_text(reply)), reply_markup=keyboard(reply))
+        if reply.image is not None and media is not None:
+            await send_picture(bot, chat_id, reply, media)
+        if reply.text:
+            await send_text(bot, chat_id, query, reply)
+        if reply.audio is not None and media is not None:
+            await send_voice(bot, chat_id, reply, media)
+
+
+async def send_picture(bot, chat_id: int, reply: Reply, media: MediaLibrary) -> None:
+    path = media.picture_file(reply.image)
+    if path is not None:
+        await bot.send_photo(chat_id, path.read_bytes(), caption=reply.image.caption[:MessageLimit.CAPTION_LENGTH])
+
+
+async def send_voice(bot, chat_id: int, reply: Reply, media: MediaLibrary) -> None:
+    """A voice note (OGG/Opus: the only format Telegram shows as one), made in a worker thread."""
+    voice = await asyncio.to_thread(media.voice, reply.audio, OPUS)
+    if voice is None:
+        await bot.send_message(chat_id, translator("vi")(NO_AUDIO))
+        return
+    caption = f"🔊 {reply.audio.title}"[:MessageLimit.CAPTION_LENGTH] if reply.audio.title and not reply.text else None
+    await bot.send_voice(chat_id, voice.path.read_bytes(), filename=voice.name, caption=caption)
+
+
+async def send_text(bot, chat_id: int, query, reply: Reply) -> None:
+    target: Message | None = query.message if (reply.edit and query and query.message) else None
+    if isinstance(target, Message):
+        try:
+            await target.edit_text(fit(shown_text(reply)), reply_markup=keyboard(reply))
+            return
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return  # a double tap asked for the same text: nothing to do
+            log.info("edit failed, sending instead: %s", exc)
+    await bot.send_message(chat_id, fit(shown_text(reply)), reply_markup=keyboard(reply))
 
 
 class TelegramAdapter:
@@ -302,11 +345,13 @@ class TelegramAdapter:
             await self.done_with(update)
             return
         log.debug("update %d: %s", update.update_id, incoming.kind)   # the kind only, never the text
+        if incoming.what in ("voice", "audio") and await self.assistant.run(self.assistant.awaits_recording, contact):
+            incoming = await recording(update.message)
         if self.assistant.bot_username is None:
             self.assistant.bot_username = context.bot.username  # share links: t.me/<bot>?start=...
         replies = await self.assistant.handle_async(contact, incoming, (PLATFORM, update.update_id))
         try:
-            await send_replies(update, replies)
+            await send_replies(update, replies, self.assistant.media)
         except Forbidden:
             log.info("resident has blocked the bot; reply dropped")
 

@@ -29,6 +29,8 @@ from bot.addresses import client_address, wait_seconds
 from bot.i18n import N_, translator
 from bot.ordering import KeyedLocks
 from bot.button_data import Action, encode, is_destructive
+from bot.media.audio import AAC, OPUS
+from bot.media.routes import NO_AUDIO, audio_path, picture_path
 from bot.replies import Contact, Incoming, Reply, with_codes
 
 from bot.channels.web import PLATFORM, embed
@@ -142,10 +144,22 @@ class ChatInput(BaseModel):
         return self.button is not None and self.button.split(":")[:2] == CONSENT_YES
 
 
+class ImageOut(BaseModel):
+    src: str
+    caption: str
+
+
+class AudioOut(BaseModel):
+    src: str
+    type: str
+
+
 class ReplyOut(BaseModel):
     text: str
     edit: bool
     buttons: list[list[dict[str, str]]]
+    image: ImageOut | None = None
+    audio: list[AudioOut] | None = Field(default=None, description="one sound, in formats to choose from")
 
 
 class ChatOutput(BaseModel):
@@ -241,7 +255,23 @@ async def send(body: ChatInput, request: Request) -> ChatOutput | JSONResponse:
     async with _sessions(body.session):
         replies = await assistant.handle_async(Contact(PLATFORM, body.session), incoming)
     # links=True: a share link is a button the page hands to the phone's share sheet.
-    return ChatOutput(replies=[_out(with_codes(r, translator("vi"), links=True)) for r in replies])
+    out = [_out(with_codes(r, translator("vi"), links=True)) for r in replies]
+    for reply, shown in zip(replies, out):
+        await _media(assistant.media, reply, shown)
+    return ChatOutput(replies=out)
+
+
+async def _media(media, reply: Reply, shown: ReplyOut) -> None:
+    """A reply's picture and sound, as addresses the page loads from /media/ (bot/media/routes.py)."""
+    if reply.image is not None:
+        shown.image = ImageOut(src=picture_path(reply.image), caption=reply.image.caption)
+    if reply.audio is not None:
+        files = [await asyncio.to_thread(media.voice, reply.audio, fmt) for fmt in (OPUS, AAC)]
+        if all(files):
+            shown.audio = [AudioOut(src=audio_path(f.name), type=f.fmt.mime) for f in files]
+            shown.text = shown.text or f"🔊 {reply.audio.title}".strip()   # what the player reads
+        else:
+            shown.text = "\n\n".join(t for t in (shown.text, translator("vi")(NO_AUDIO)) if t)
 
 
 # Buttons the page acts on before sending them: it asks the browser for notifications.

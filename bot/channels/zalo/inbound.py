@@ -29,7 +29,10 @@ from bot.channels.zalo import PLATFORM
 from bot.channels.zalo.client import ZaloClient, ZaloError, ZaloNetworkError
 from bot.channels.zalo.render import MENU_KEY, render, typed_key
 from bot.handlers.turn import find_resident
+from bot.content.media_check import AUDIO_MAX_BYTES
 from bot.i18n import N_, translator
+from bot.media.audio import AAC
+from bot.media.routes import NO_AUDIO, audio_path, picture_path
 from bot.models import Resident
 from bot.ordering import KeyedLocks
 from bot.pacing import SendGate
@@ -213,6 +216,11 @@ class ZaloInbound:
             await self.assistant.run(self.assistant.discard_update, PLATFORM, uid)
             return
         log.debug("zalo event: %s", incoming.kind)   # the kind only, never the text
+        if incoming.what == "voice" and await self.assistant.run(self.assistant.awaits_recording, contact):
+            # An official's recording after /ghiam; nobody else's voice message is fetched.
+            voice = (event.get("message") or {}).get("voice")
+            incoming = Incoming.recording(await self.client.download(voice, AUDIO_MAX_BYTES)
+                                          if isinstance(voice, str) else b"")
         incoming, unknown = await self.assistant.run(self._pressed, contact.external_id, incoming)
         if unknown is not None:
             await self.assistant.run(self.assistant.discard_update, PLATFORM, uid)
@@ -248,27 +256,53 @@ class ZaloInbound:
 
     # ---- replying ----------------------------------------------------------------------------
     async def _send(self, chat: str, replies: list[Reply]) -> None:
-        for part in await self.assistant.run(self._rendered, chat, replies):
-            if not await self._say(chat, part):
-                return
+        texts = await self.assistant.run(self._rendered, chat, replies)
+        for reply, parts in zip(replies, texts):
+            for method, params in await self._messages(reply, parts):
+                if not await self._say(chat, params.pop("text") if method == "sendMessage" else None,
+                                       method, params):
+                    return
 
-    def _rendered(self, chat: str, replies: list[Reply]) -> list[str]:
-        """The replies as Zalo messages, in the resident's language; the choices they offer are
-        kept at once (a number typed before the last part arrives still finds them)."""
+    async def _messages(self, reply: Reply, parts: list[str]) -> list[tuple[str, dict]]:
+        """One reply as Zalo calls: its picture, its text in parts, its sound. Zalo fetches a picture
+        or a sound from our public address (HOCVUSO_PUBLIC_URL): without one, only the text goes."""
+        base, media = self.assistant.public_url, self.assistant.media
+        calls: list[tuple[str, dict]] = []
+        if reply.image is not None and base:
+            calls.append(("sendPhoto", {"photo": base + picture_path(reply.image),
+                                        "caption": reply.image.caption}))
+        calls += [("sendMessage", {"text": part}) for part in parts]
+        if reply.audio is not None:
+            voice = await asyncio.to_thread(media.voice, reply.audio, AAC) if base else None
+            if voice is not None:
+                calls.append(("sendVoice", {"voice": base + audio_path(voice.name)}))
+            else:
+                calls.append(("sendMessage", {"text": translator("vi")(NO_AUDIO)}))
+        return calls
+
+    def _rendered(self, chat: str, replies: list[Reply]) -> list[list[str]]:
+        """Each reply's text as Zalo messages, in the resident's language; the choices they offer
+        are kept at once (a number typed before the last part arrives still finds them). A reply
+        that is only a sound has no text."""
         with self.assistant.sessions.begin() as session:
             resident = find_resident(session, Contact(PLATFORM, chat))
             _ = translator(resident.language if resident is not None else self.assistant.knowledge.default_language)
             renderings = [render(reply, _) for reply in replies]
             offered = next((r.choices for r in reversed(renderings) if r.choices), None)
             self.choices.keep(chat, offered, resident)
-        return [part for rendering in renderings for part in rendering.parts]
+        return [rendering.parts if reply.text or reply.buttons else []
+                for reply, rendering in zip(replies, renderings)]
 
-    async def _say(self, chat: str, text: str) -> bool:
-        """Send one message in the channel's pace; False if the chat cannot be reached now."""
+    async def _say(self, chat: str, text: str | None, method: str = "sendMessage", params: dict | None = None) -> bool:
+        """Send one message (a text, or a picture or sound by `method`) in the channel's pace;
+        False if the chat cannot be reached now."""
         for _attempt in range(MAX_RETRY_AFTER + 1):
             await self.gate.reply_slot()
             try:
-                await self.client.send_message(chat, text)
+                if method == "sendMessage":
+                    await self.client.send_message(chat, text)
+                else:
+                    await self.client.call(method, {"chat_id": chat, **(params or {})})
                 return True
             except ZaloError as exc:
                 if exc.throttled:

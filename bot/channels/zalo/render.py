@@ -22,6 +22,7 @@ from bot.replies import Button, Reply, with_codes
 MAX_TEXT = 2000                 # sendMessage takes 1 to 2,000 characters
 MENU_KEY = "0"
 MENU_DATA = encode(Action.MENU)
+LISTEN_PREFIX = encode(Action.LISTEN) + ":"
 INLINE_WIDTH = 70               # choices longer than this go one per line
 SHORT_KEY = re.compile(r"^[A-Za-z0-9]{1,3}$")
 KEY_TYPED = re.compile(r"^\s*#?\s*([A-Za-z0-9]{1,3})\s*[.)!,:;]*\s*$")
@@ -40,13 +41,17 @@ def keyed(buttons: list[list[Button]]) -> list[tuple[str, Button]]:
     """The buttons a resident can press by typing, with their keys."""
     pressable = [b for row in buttons for b in row if b.data and not b.url and not b.code]
     menu = [b for b in pressable if b.data == MENU_DATA]
-    others = [b for b in pressable if b.data != MENU_DATA]
+    # "🔊 Nghe" comes after the choices, so they keep their keys ("1 – Tiếp", the quiz's A B C D).
+    listen = [b for b in pressable if b.data.startswith(LISTEN_PREFIX)]
+    others = [b for b in pressable if b.data != MENU_DATA and b not in listen]
     labels = [b.label.strip().upper() for b in others]
     if others and all(SHORT_KEY.match(label) for label in labels) and len(set(labels)) == len(labels) \
             and MENU_KEY not in labels:
         pairs = list(zip(labels, others))
+        free = (str(n) for n in range(1, 10) if str(n) not in labels)
+        pairs += [(next(free), b) for b in listen]
     else:
-        pairs = [(str(n), b) for n, b in enumerate(others, start=1)]
+        pairs = [(str(n), b) for n, b in enumerate(others + listen, start=1)]
     return pairs + [(MENU_KEY, b) for b in menu[:1]]
 
 
