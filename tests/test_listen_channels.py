@@ -216,3 +216,36 @@ def test_the_fake_zalo_fetches_the_voice_it_is_sent(zalo):
         assert answer.status_code == 400 and body["ok"] is False and why in body["description"], (voice, body)
     assert httpx.post(f"{zalo.bot_url}/sendVoice", json={"voice": f"{zalo.bot_url}/getMe"}).status_code == 400
     assert zalo.chat(ZALO_CHAT) == [] and len(zalo.calls_of("sendVoice")) == 5
+
+
+def test_zalo_an_official_records_a_step_from_a_voice_message(zalo, serve_app, assistant, sessions, vneid):
+    """Zalo hands the bot a voice message as an address; the bot fetches it only for an official
+    after /ghiam (here the address is one our own app serves, as a phone's AAC)."""
+    base = serve_app(public=True, **zalo_env(zalo))
+    name = "ab" * 16 + ".m4a"
+    assistant.media.cache_dir.mkdir(parents=True, exist_ok=True)
+    (assistant.media.cache_dir / name).write_bytes(audio.encode(*tone_samples(), audio.AAC))
+    with httpx.Client(base_url=base, timeout=30) as client:
+        wait_zalo_ready(client)
+        zalo_to_first_step(zalo, replies=2)
+        # A resident's voice message is not fetched: the usual answer, nothing stored.
+        before = zalo.reply_count(ZALO_CHAT)
+        zalo.send_voice(ZALO_CHAT, voice=f"{base}/media/audio/{name}")
+        zalo.wait_for_sync(lambda: zalo.reply_count(ZALO_CHAT) > before, 15)
+        assert CANNOT_LISTEN in zalo.texts(ZALO_CHAT)[-1] and recordings(sessions) == []
+        make_official(sessions, "zalo", ZALO_CHAT)
+        [asked] = say(zalo, ZALO_CHAT, "/ghiam vneid 2")
+        assert vneid.steps[1].title in asked
+        before = zalo.reply_count(ZALO_CHAT)
+        zalo.send_voice(ZALO_CHAT, voice=f"{base}/media/audio/{name}")
+        zalo.wait_for_sync(lambda: zalo.reply_count(ZALO_CHAT) > before, 15)
+        assert zalo.texts(ZALO_CHAT)[-1].startswith("✅")
+        [stored] = recordings(sessions)
+        assert stored.key == f"vneid/{vneid.steps[1].id}" and stored.seconds == pytest.approx(TONE_SECONDS, abs=0.15)
+        heard = assistant.media.voice(step_speech("vi", vneid, 1), audio.AAC)
+        assert heard.source == "recording"
+
+
+def tone_samples():
+    """The test tone as samples (tests.test_listen.tone gives it encoded as Opus)."""
+    return audio.decode(tone(), 48000)

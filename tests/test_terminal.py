@@ -85,6 +85,9 @@ def test_consent_skip_profile_and_walk_to_the_quiz(assistant, sessions, knowledg
     # Every step, numbered k/n.
     for k in range(1, total + 1):
         assert f"Bước {k}/{total}" in screens[4 + k]
+    # A step's picture cannot be shown here: its caption is, above the step.
+    assert f"🖼 {course.steps[0].caption.split()[0]}" in screens[5]
+    assert screens[5].index("🖼") < screens[5].index("Bước 1/")
     assert "Làm bài kiểm tra" in screens[4 + total]
     # The quiz starts.
     quiz = screens[5 + total]

@@ -35,8 +35,11 @@ def list_media(request: Request, language: str | None = Query(None, max_length=8
 
 
 @router.put("/recordings/{language}/{key:path}", response_model=RecordingOut,
-            openapi_extra={"requestBody": {"required": True, "description": "the sound file, at most 2 MB",
-                                           "content": {"audio/*": {"schema": {"type": "string", "format": "binary"}}}}})
+            openapi_extra={"requestBody": {"required": True, "description": "the sound file itself, at most 2 MB, "
+                                           "with its own type (audio/ogg, audio/mp4, audio/mpeg, audio/wav…) or "
+                                           "application/octet-stream",
+                                           "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                                                "format": "binary"}}}}})
 async def upload_recording(request: Request, language: str = LANGUAGE, key: str = KEY,
                            caller: Caller = Depends(require_admin), session: Session = Depends(get_session),
                            knowledge=Depends(get_knowledge)):

@@ -21,6 +21,8 @@ def render(replies: list[Reply], out=sys.stdout) -> list[Button]:
     buttons: list[Button] = []
     for reply in replies:
         print("", file=out)
+        if reply.image is not None:   # a terminal shows no picture: its caption, so nothing is lost
+            print(textwrap.fill(f"🖼 {reply.image.caption}", 78), file=out)
         for line in reply.text.splitlines() or [""]:
             print(textwrap.fill(line, 78) if line else "", file=out)
         for row in reply.buttons:
