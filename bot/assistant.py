@@ -94,8 +94,7 @@ class Assistant:
         """Whether this chat is an official's /ghiam waiting for a voice note: only then does a
         channel fetch the voice note they send (residents' voice notes are never downloaded)."""
         with self.sessions() as session:
-            resident = find_resident(session, contact)
-            return resident is not None and resident.official and bool(resident.recording_for)
+            return recording.awaiting(find_resident(session, contact))
 
     def handle(self, contact: Contact, incoming: Incoming,
                update: tuple[str, int] | None = None) -> list[Reply]:

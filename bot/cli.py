@@ -134,6 +134,7 @@ def cmd_content_media(settings: Settings, args) -> None:
     """Per language and course: which parts have a recording (an official's or a file), a
     picture, or neither. Uploads are read from the database when there is one."""
     from collections import defaultdict
+    from contextlib import nullcontext
 
     from bot import storage
     from bot.media.inventory import inventory
@@ -145,7 +146,7 @@ def cmd_content_media(settings: Settings, args) -> None:
     except storage.DatabaseProblem:
         sessions = None     # a fresh machine: the files in knowledge/ are still worth listing
     media = MediaLibrary(knowledge, sessions, settings.media_dir)
-    with (sessions() if sessions else _no_session()) as session:
+    with (sessions() if sessions else nullcontext()) as session:
         rows = inventory(knowledge, session, media)
     groups: dict[tuple[str, str], list] = defaultdict(list)
     for row in rows:
@@ -162,13 +163,6 @@ def cmd_content_media(settings: Settings, args) -> None:
     if sessions is None:
         print("note: no database yet, so uploaded recordings are not counted")
 
-
-class _no_session:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def cmd_eval_qa(settings: Settings, args) -> None:

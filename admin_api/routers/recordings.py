@@ -14,7 +14,7 @@ from admin_api.schemas import PartMediaOut, RecordingOut
 from bot.content.media_check import AUDIO_MAX_BYTES
 from bot.i18n import N_
 from bot.media import recordings
-from bot.media.inventory import inventory, known_keys, languages
+from bot.media.inventory import inventory, known_keys, recordable
 
 router = APIRouter(tags=["recordings"])
 KEY = Path(max_length=120, pattern=r"^[a-z0-9][a-z0-9/_-]*$", description="a lesson part: <course>/<step id>, "
@@ -44,7 +44,7 @@ async def upload_recording(request: Request, language: str = LANGUAGE, key: str 
                            caller: Caller = Depends(require_admin), session: Session = Depends(get_session),
                            knowledge=Depends(get_knowledge)):
     """A person's recording of one lesson part: heard instead of the computer voice from now on."""
-    _known(knowledge, language, key)
+    check_part(knowledge, language, key)
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith(SOUND_TYPES):
         raise ApiError(415, N_("Send the sound file itself as the body, with a Content-Type like audio/ogg"),
@@ -54,10 +54,10 @@ async def upload_recording(request: Request, language: str = LANGUAGE, key: str 
         data += chunk
         if len(data) > AUDIO_MAX_BYTES:
             raise ApiError(413, PROBLEMS[recordings.TOO_BIG], field="body")
-    return await run_in_threadpool(_keep, session, caller, language, key, bytes(data))
+    return await run_in_threadpool(keep, session, caller, language, key, bytes(data))
 
 
-def _keep(session: Session, caller: Caller, language: str, key: str, data: bytes) -> RecordingOut:
+def keep(session: Session, caller: Caller, language: str, key: str, data: bytes) -> RecordingOut:
     problem, seconds = recordings.check(data)
     if problem is not None:
         raise ApiError(413 if problem == recordings.TOO_BIG else 422, PROBLEMS[problem], field="body")
@@ -71,7 +71,7 @@ def _keep(session: Session, caller: Caller, language: str, key: str, data: bytes
 def delete_recording(language: str = LANGUAGE, key: str = KEY, caller: Caller = Depends(require_admin),
                      session: Session = Depends(get_session), knowledge=Depends(get_knowledge)) -> Response:
     """Back to the computer voice (or to a recording file in knowledge/) for this part."""
-    _known(knowledge, language, key)
+    check_part(knowledge, language, key)
     if not recordings.remove(session, language, key):
         raise ApiError(404, N_("No uploaded recording for this part"), field="key")
     audit(session, caller, "recording.delete", f"recording {language}/{key}")
@@ -79,9 +79,8 @@ def delete_recording(language: str = LANGUAGE, key: str = KEY, caller: Caller = 
     return Response(status_code=204)
 
 
-def _known(knowledge, language: str, key: str) -> None:
-    codes = set(languages(knowledge)) | {n.code for n in knowledge.language_names}
-    if language not in codes:
+def check_part(knowledge, language: str, key: str) -> None:
+    if language not in recordable(knowledge):
         raise ApiError(404, N_("No language with this code"), field="language")
     if key not in known_keys(knowledge):
         raise ApiError(404, N_("No lesson part with this key"), field="key")

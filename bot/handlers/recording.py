@@ -11,14 +11,9 @@ from bot.handlers import listen
 from bot.handlers.fallback import unsupported
 from bot.handlers.turn import Turn, small_number
 from bot.media import recordings
+from bot.media.inventory import recordable
 from bot.media.keys import step_key
 from bot.replies import Button, Reply
-
-
-def languages(turn: Turn) -> list[str]:
-    """The languages a recording can be in: those read, and those only heard (audio folders)."""
-    return [*turn.knowledge.languages, *turn.knowledge.audio_languages,
-            *(n.code for n in turn.knowledge.language_names)]
 
 
 def command(turn: Turn, args: str = "") -> list[Reply]:
@@ -30,12 +25,12 @@ def command(turn: Turn, args: str = "") -> list[Reply]:
     course = turn.pack.courses.get(words[0]) if words else None
     index = _step_index(course, words[1]) if course is not None and len(words) > 1 else None
     language = words[2].lower() if len(words) > 2 else turn.language
-    if course is None or index is None or len(words) > 3 or language not in languages(turn):
+    if course is None or index is None or len(words) > 3 or language not in recordable(turn.knowledge):
         turn.resident.recording_for = None
         courses = ", ".join(turn.pack.courses)
         return [Reply(_("To record a step, send /ghiam <lesson> <step number> [language], for example "
                         "/ghiam vneid 2. Lessons: {courses}. Languages: {languages}.").format(
-                        courses=courses, languages=", ".join(dict.fromkeys(languages(turn)))))]
+                        courses=courses, languages=", ".join(recordable(turn.knowledge))))]
     step = course.steps[index]
     turn.resident.recording_for = f"{language} {step_key(course.id, step.id)}"
     return [Reply(_("🎙 Now send one voice message reading «{title}» ({course}, step {n}; language: {language}). "
@@ -54,14 +49,15 @@ def _step_index(course, word: str) -> int | None:
     return course.step_number(word)
 
 
-def awaits(turn: Turn) -> bool:
-    return turn.resident is not None and turn.resident.official and bool(turn.resident.recording_for)
+def awaiting(resident) -> bool:
+    """An official whose /ghiam waits for its voice note."""
+    return resident is not None and resident.official and bool(resident.recording_for)
 
 
 def receive(turn: Turn, data: bytes, too_large: bool = False) -> list[Reply]:
     """The voice note after /ghiam: checked, kept, and offered to be heard back."""
     _ = turn._
-    if not awaits(turn):
+    if not awaiting(turn.resident):
         return unsupported(turn, "voice")
     language, key = turn.resident.recording_for.split(" ", 1)
     problem, seconds = (recordings.TOO_BIG, 0.0) if too_large else recordings.check(data)

@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.ambassadors import deep_link, web_link
+from bot.channels import telegram, web, zalo
 from bot.content import Knowledge
 from bot.content.schema import LanguagePack
 from bot.i18n import Translator, translator
@@ -63,7 +64,7 @@ class Turn:
         """Whether this chat can play a lesson's audio: Telegram sends voice notes, the web chat has a
         player, Zalo fetches the file from our public address (so only with HOCVUSO_PUBLIC_URL)."""
         platform = self.contact.platform
-        return platform in ("telegram", "web") or (platform == "zalo" and bool(self.public_url))
+        return platform in (telegram.PLATFORM, web.PLATFORM) or (platform == zalo.PLATFORM and bool(self.public_url))
 
     def share_button(self, label: str, payload: str, code: str) -> Button:
         """A button that does what the deep link `payload` does: the link itself where it opens the

@@ -37,7 +37,6 @@ class Format:
 OPUS = Format("opus", "ogg", "audio/ogg", "ogg", "libopus", 16000, 24000, 320,
               (("application", "voip"), ("compression_level", "5")))
 AAC = Format("aac", "m4a", "audio/mp4", "ipod", "aac", 24000, 32000, 1024, (("aac_coder", "fast"),))
-FORMATS = {f.name: f for f in (OPUS, AAC)}
 BY_EXTENSION = {f.extension: f for f in (OPUS, AAC)}
 
 # Recordings people send or put in knowledge/<lang>/audio/ (a phone's voice note, an MP3, a WAV).

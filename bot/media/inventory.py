@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.content.schema import Knowledge
-from bot.media.keys import all_parts, faq_key, question_key, step_key
+from bot.media.keys import all_parts
 from bot.models import Recording
 
 
@@ -22,7 +22,14 @@ class PartMedia:
 
 
 def languages(knowledge: Knowledge) -> list[str]:
+    """Languages with lessons: those read, and those only heard (folders with recordings only)."""
     return [*knowledge.languages, *knowledge.audio_languages]
+
+
+def recordable(knowledge: Knowledge) -> list[str]:
+    """Languages a recording may be made in: those with lessons, and any in languages.yaml (a first
+    Thái recording comes before a tai/ folder exists)."""
+    return list(dict.fromkeys([*languages(knowledge), *(n.code for n in knowledge.language_names)]))
 
 
 def known_keys(knowledge: Knowledge) -> set[str]:
@@ -35,7 +42,6 @@ def inventory(knowledge: Knowledge, session: Session | None, media) -> list[Part
     rows: list[PartMedia] = []
     for language in languages(knowledge):
         pack = knowledge.pack(language)
-        titles = _titles(pack)
         pictures = {f"{c.id}/{s.id}": s.image for c in pack.courses.values() for s in c.steps}
         for part in all_parts(pack):
             if (language, part.key) in uploads:
@@ -44,14 +50,6 @@ def inventory(knowledge: Knowledge, session: Session | None, media) -> list[Part
                 recording = "file"
             else:
                 recording = None
-            rows.append(PartMedia(language, part.key, titles[part.key], recording, pictures.get(part.key)))
+            rows.append(PartMedia(language, part.key, part.title, recording, pictures.get(part.key)))
     return rows
 
-
-def _titles(pack) -> dict[str, str]:
-    titles = {}
-    for course in pack.courses.values():
-        titles |= {step_key(course.id, s.id): s.title for s in course.steps}
-        titles |= {question_key(course.id, q.id): q.question for q in course.quiz.questions}
-    titles |= {faq_key(e.id): e.question for e in pack.faq}
-    return titles

@@ -57,12 +57,9 @@ class MediaLibrary:
         self.speaker = speaker or Speaker()
         self._recent: OrderedDict[str, tuple] = OrderedDict()
         self._lock = threading.Lock()
+        self._hashes: dict[tuple, str] = {}    # (recording file, mtime, size) -> its SHA-256
 
     # ---- sound ---------------------------------------------------------------------------
-    def can_speak(self, speech: Speech) -> bool:
-        """Whether there is any sound for this part: a recording, or a voice for its text."""
-        return bool(VOICES) or self.recording_file(speech.language, speech.key) is not None
-
     def voice(self, speech: Speech, fmt: Format) -> VoiceFile | None:
         """The part's sound as a file of `fmt`, made now if it is not in the cache; None when
         there is none (no recording and no voice, or a broken install: logged, never raised)."""
@@ -80,14 +77,23 @@ class MediaLibrary:
                                     lambda: audio.decode(self._recorded_bytes(language, speech.key)))
             path = self.recording_file(language, speech.key)
             if path is not None:
-                data = path.read_bytes()
-                return self._cached(f"file|{hashlib.sha256(data).hexdigest()}", fmt, "file",
-                                    lambda: audio.decode(data))
+                return self._cached(f"file|{self._file_hash(path)}", fmt, "file",
+                                    lambda: audio.decode(path.read_bytes()))
         voice_language = speech.language if speech.language in VOICES else self.knowledge.default_language
         if voice_language not in VOICES:
             return None
         recipe = f"espeak|{VOICES[voice_language]}|{RATE}|{speech.text}"
         return self._cached(recipe, fmt, "speech", lambda: self.speaker.speak(speech.text, voice_language))
+
+    def _file_hash(self, path: Path) -> str:
+        """A recording file's SHA-256, read again only when the file changes: a cache hit then costs
+        a stat, not reading and hashing up to 2 MB."""
+        stat = path.stat()
+        stamp = (path, stat.st_mtime_ns, stat.st_size)
+        digest = self._hashes.get(stamp)
+        if digest is None:
+            digest = self._hashes[stamp] = hashlib.sha256(path.read_bytes()).hexdigest()
+        return digest
 
     def _languages(self, language: str) -> list[str]:
         default = self.knowledge.default_language

@@ -77,10 +77,6 @@ class Speaker:
         cls._library = library
         return library
 
-    @staticmethod
-    def available(language: str) -> bool:
-        return language in VOICES
-
     def speak(self, text: str, language: str = "vi", rate: int = RATE) -> tuple[np.ndarray, int]:
         """Samples (int16, mono) and their rate; SpeechError where there is no voice or no speech."""
         voice = VOICES.get(language)

@@ -12,7 +12,7 @@ from admin_api.errors import ApiError
 from admin_api.routers import recordings as api
 from admin_api.deps import allow
 from bot.content.media_check import AUDIO_MAX_BYTES
-from bot.media.inventory import inventory, languages
+from bot.media.inventory import inventory, recordable
 from console.web import AdminDep, FormDep, OfficialDep, SessionDep, _, api_problem, back_to, held_to, page
 
 router = APIRouter(prefix="/recordings")
@@ -31,15 +31,14 @@ def _page(request: Request, official, session, language: str, **context):
             steps[group].append(row)
     courses = [(c, steps[c.id], counts[c.id]) for c in knowledge.pack(language).ordered_courses]
     names = {n.code: n.name for n in knowledge.language_names}
-    choices = [(code, names.get(code, code)) for code in dict.fromkeys([*languages(knowledge), *names])]
+    choices = [(code, names.get(code, code)) for code in recordable(knowledge)]
     return page(request, "recordings.html", official, courses=courses, faq=counts["faq"], language=language,
                 languages=choices, **context)
 
 
 def _language(request: Request, value: str | None) -> str:
     knowledge = request.app.state.assistant.knowledge
-    known = set(languages(knowledge)) | {n.code for n in knowledge.language_names}
-    return value if value in known else knowledge.default_language
+    return value if value in recordable(knowledge) else knowledge.default_language
 
 
 @router.get("")
@@ -60,8 +59,8 @@ async def upload(language: str, key: str, request: Request, official: AdminDep, 
             return back_to(f"/admin/recordings?language={language}#r-{key}", "deleted")
         if not data:
             raise ApiError(422, api.PROBLEMS[api.recordings.NOT_SOUND], field="body")
-        api._known(request.app.state.assistant.knowledge, language, key)
-        await run_in_threadpool(api._keep, session, official.caller, language, key, data)
+        api.check_part(request.app.state.assistant.knowledge, language, key)
+        await run_in_threadpool(api.keep, session, official.caller, language, key, data)
     except ApiError as error:
         return await run_in_threadpool(lambda: _page(request, official, session, language, problem=api_problem(error),
                                                      status_code=error.status))

@@ -109,14 +109,6 @@ class ZaloClient:
     async def send_message(self, chat_id: str, text: str) -> Any:
         return await self.call("sendMessage", {"chat_id": chat_id, "text": text})
 
-    async def send_photo(self, chat_id: str, photo_url: str, caption: str | None = None) -> Any:
-        params = {"chat_id": chat_id, "photo": photo_url}
-        return await self.call("sendPhoto", params | ({"caption": caption} if caption else {}))
-
-    async def send_voice(self, chat_id: str, voice_url: str) -> Any:
-        """A voice message: Zalo fetches the AAC file from our public address."""
-        return await self.call("sendVoice", {"chat_id": chat_id, "voice": voice_url})
-
     async def download(self, url: str, limit: int) -> bytes:
         """A file a resident sent (an official's voice note after /ghiam), at most `limit` + 1 bytes:
         a larger one is cut there (and so refused as too large). b"" if it cannot be fetched."""

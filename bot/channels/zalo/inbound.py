@@ -259,8 +259,7 @@ class ZaloInbound:
         texts = await self.assistant.run(self._rendered, chat, replies)
         for reply, parts in zip(replies, texts):
             for method, params in await self._messages(reply, parts):
-                if not await self._say(chat, params.pop("text") if method == "sendMessage" else None,
-                                       method, params):
+                if not await self._call(chat, method, params):
                     return
 
     async def _messages(self, reply: Reply, parts: list[str]) -> list[tuple[str, dict]]:
@@ -293,16 +292,16 @@ class ZaloInbound:
         return [rendering.parts if reply.text or reply.buttons else []
                 for reply, rendering in zip(replies, renderings)]
 
-    async def _say(self, chat: str, text: str | None, method: str = "sendMessage", params: dict | None = None) -> bool:
-        """Send one message (a text, or a picture or sound by `method`) in the channel's pace;
+    async def _say(self, chat: str, text: str) -> bool:
+        return await self._call(chat, "sendMessage", {"text": text})
+
+    async def _call(self, chat: str, method: str, params: dict) -> bool:
+        """Send one message (a text, a picture or a sound, by `method`) in the channel's pace;
         False if the chat cannot be reached now."""
         for _attempt in range(MAX_RETRY_AFTER + 1):
             await self.gate.reply_slot()
             try:
-                if method == "sendMessage":
-                    await self.client.send_message(chat, text)
-                else:
-                    await self.client.call(method, {"chat_id": chat, **(params or {})})
+                await self.client.call(method, {"chat_id": chat, **params})
                 return True
             except ZaloError as exc:
                 if exc.throttled:
