@@ -181,6 +181,8 @@ def _merge_resident(source: Resident, target: Resident) -> None:
     target.official = target.official or source.official
     # Turned off on either device: they did not want reminders.
     target.reminders = target.reminders and source.reminders
+    # "Tôi muốn nghe" on either device: they read with difficulty on both.
+    target.listen = target.listen or source.listen
     target.last_reminded_at = _latest(target.last_reminded_at, source.last_reminded_at)
     # Registered when they first registered: reports count them once, in the period they came.
     target.created_at = min(target.created_at, source.created_at)

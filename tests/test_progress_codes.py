@@ -163,6 +163,7 @@ def test_web_to_web_moves_completions_progress_and_ambassador_credit_and_forgets
 def test_web_to_telegram_keeps_the_telegram_identity_and_the_further_step(assistant, sessions, knowledge):
     vneid = knowledge.pack("vi").courses["vneid"]
     old = resident(assistant, "web-session")
+    old.tap("lm:1")                             # "Tôi muốn nghe" in the web chat
     old.walk_course(vneid)                      # to the last step of VNeID
     with sessions.begin() as session:
         session.get(Resident, resident_id(sessions, "web-session")).village_id = "kv-tong-lanh"
@@ -184,6 +185,7 @@ def test_web_to_telegram_keeps_the_telegram_identity_and_the_further_step(assist
         assert (me.platform, me.external_id, me.first_name) == ("telegram", "70123", "Lan")
         assert (me.village_id, me.group_id) == ("kv-tong-lanh", "nguoi-dan")   # what it lacked, and its own
         assert session.get(Progress, (me.id, "vneid")).step_index == len(vneid.steps) - 1
+        assert me.listen is True                # the setting came along
 
 
 def test_a_neighbours_credit_follows_them_and_a_credit_to_oneself_goes(assistant, sessions):
