@@ -39,6 +39,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_delivery.py
 	$(BIN)/python bench/bench_inbox.py
 	$(BIN)/python bench/bench_audio.py
+	$(BIN)/python bench/bench_memory.py
+	$(BIN)/python bench/bench_scale.py
 
 check: $(STAMP)
 	$(BIN)/hocvuso content check

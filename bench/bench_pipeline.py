@@ -4,15 +4,19 @@ Both bots run as their own processes against the same fake Bot API server (this
 process), under the same closed-loop load: ACTIVE residents each send SCRIPT_LEN
 updates, the next one only after the bot answered the previous one, as a person does.
 The real bot runs `hocvuso serve` on SQLite with RESIDENTS consented residents in the
-database. Prints updates/s, p50/p99 latency, peak RSS, and the ratio to the echo bot.
+database. Prints updates/s, p50/p99 latency, peak RSS, and the ratio to the echo bot, and the
+SQL statements and commits the real bot ran per update during the load (by kind and table),
+counted by the bot itself (HOCVUSO_BENCH_SQL_STATS, bot/db.py).
 
     make bench            # or: .venv/bin/python bench/bench_pipeline.py [--active 200]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
+import signal
 import socket
 import statistics
 import subprocess
@@ -152,22 +156,44 @@ def wait_ready(proc: subprocess.Popen, fake: FakeBotAPI, url: str | None) -> Non
     raise SystemExit("bot did not become ready")
 
 
+def sql_counts(proc: subprocess.Popen, path: Path | None) -> dict[str, int] | None:
+    """The bot's statement and commit counts so far (bot/db.py writes them on SIGUSR1), or None
+    where it does not count them (a --compare revision from before they were counted)."""
+    if path is None or not path.exists():
+        return None   # never signal a process that did not install the handler: it would die
+    path.unlink()
+    proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 10
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("the bot did not write its SQL counts")
+        time.sleep(0.01)
+    return json.loads(path.read_text())
+
+
 def measure(name: str, cmd: list[str], env: dict, fake: FakeBotAPI, chats: list[int], length: int,
-            health_url: str | None, profile: str | None = None, cwd: Path | None = None) -> dict:
+            health_url: str | None, profile: str | None = None, cwd: Path | None = None,
+            stats: Path | None = None) -> dict:
     for chat in chats:
         fake.messages.pop(chat, None)
+    if stats is not None:
+        stats.unlink(missing_ok=True)
+        env = dict(env, HOCVUSO_BENCH_SQL_STATS=str(stats))
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=cwd)
     try:
         wait_ready(proc, fake, health_url)
+        before = sql_counts(proc, stats)
         profiler = None
         if profile and health_url:
             profiler = subprocess.Popen(["py-spy", "record", "-p", str(proc.pid), "-d", "8", "-f", "raw",
                                          "-o", profile], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         loop = ClosedLoop(fake, chats, length)
-        cpu_before = cpu_seconds(proc.pid)
+        cpu_before, fake_before = cpu_seconds(proc.pid), time.process_time()
         elapsed = loop.run(timeout=600)
         bot_cpu = cpu_seconds(proc.pid) - cpu_before
+        fake_cpu = time.process_time() - fake_before   # this process: the fake Bot API and the load
         rss = peak_rss_mb(proc.pid)
+        after = sql_counts(proc, stats) if before is not None else None
         if profiler is not None:
             profiler.wait(timeout=60)  # py-spy writes its file when its duration is over
     finally:
@@ -179,7 +205,8 @@ def measure(name: str, cmd: list[str], env: dict, fake: FakeBotAPI, chats: list[
     lat = sorted(loop.latencies)
     return {"name": name, "updates": len(lat), "seconds": elapsed, "rate": len(lat) / elapsed,
             "p50_ms": 1000 * statistics.median(lat), "p99_ms": 1000 * lat[int(0.99 * (len(lat) - 1))],
-            "rss_mb": rss, "cpu_ms": 1000 * bot_cpu / len(lat)}
+            "rss_mb": rss, "cpu_ms": 1000 * bot_cpu / len(lat), "fake_cpu_ms": 1000 * fake_cpu / len(lat),
+            "sql": None if after is None else {k: n - before.get(k, 0) for k, n in after.items() if n > before.get(k, 0)}}
 
 
 def main() -> None:
@@ -190,8 +217,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median ratio counts")
     parser.add_argument("--profile", help="write a py-spy profile of the real bot to this file")
     parser.add_argument("--compare", metavar="REV",
-                        help="also run hocvuso as it was at this git revision (e.g. HEAD~3), in the same rounds: "
-                             "what a change costs, measured side by side")
+                        help="also run hocvuso as it was at this git revision (e.g. HEAD~3), or as it is in this "
+                             "folder (a copy of the project), in the same rounds: what a change costs, measured "
+                             "side by side")
     args = parser.parse_args()
 
     fake = FakeBotAPI().start()
@@ -218,10 +246,11 @@ def main() -> None:
                     port = free_port()
                     env = dict(base_env, HOCVUSO_DATABASE_URL=database, HOCVUSO_PORT=str(port))
                     results.append(measure(name, [sys.executable, "-m", "bot.cli", "serve"], env, fake, chats,
-                                           args.length, f"http://127.0.0.1:{port}/healthz", args.profile, cwd=tree))
+                                           args.length, f"http://127.0.0.1:{port}/healthz", args.profile, cwd=tree,
+                                           stats=Path(tmp) / "sql-counts.json"))
                 rounds.append((echo, *results))
         finally:
-            if args.compare:
+            if args.compare and not Path(args.compare).is_dir():
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(Path(tmp) / "compare")],
                                check=False, capture_output=True)
     fake.stop()
@@ -229,10 +258,13 @@ def main() -> None:
 
 
 def checkout(revision: str, tmp: Path, residents: int) -> tuple[Path, str]:
-    """The project at `revision` in a git worktree, with a database seeded by its own code."""
-    tree = tmp / "compare"
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), revision], check=True,
-                   capture_output=True)
+    """The project at `revision` in a git worktree (or the copy of it in the folder `revision`),
+    with a database seeded by its own code."""
+    tree = Path(revision).resolve()
+    if not tree.is_dir():
+        tree = tmp / "compare"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), revision], check=True,
+                       capture_output=True)
     url = f"sqlite:///{tmp}/compare.db"
     # Run from the worktree, whose `bot` package comes first on sys.path.
     subprocess.run([sys.executable, "-c", "import sys; from bench.bench_pipeline import seed; "
@@ -244,23 +276,51 @@ def report(args, rounds: list[tuple[dict, ...]]) -> None:
 
     print(f"\nload: {args.active} residents x {args.length} updates, closed loop; "
           f"{args.residents} residents in the database (SQLite); {args.rounds} rounds")
-    print(f"{'':28}{'updates/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'peak RSS MB':>13}{'bot CPU ms/update':>19}")
+    print(f"{'':28}{'updates/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'peak RSS MB':>13}{'bot CPU ms/update':>19}"
+          f"{'fake API CPU ms/update':>24}")
     for results in rounds:
         for r in results:
             print(f"{r['name']:28}{r['rate']:10.0f}{r['p50_ms']:9.1f}{r['p99_ms']:9.1f}{r['rss_mb']:13.0f}"
-                  f"{r['cpu_ms']:19.2f}")
+                  f"{r['cpu_ms']:19.2f}{r['fake_cpu_ms']:24.2f}")
     ratios = sorted(full["rate"] / echo["rate"] for echo, full, *_ in rounds)
     ratio = statistics.median(ratios)
     rss = max(full["rss_mb"] for _, full, *_ in rounds)
     print(f"\nthroughput ratio (full / echo), per round: {', '.join(f'{r:.2f}' for r in ratios)}")
     print(f"median throughput ratio: {ratio:.2f}   goal >= 0.50  {'OK' if ratio >= 0.5 else 'BELOW GOAL'}")
     print(f"peak RSS of the full pipeline: {rss:.0f} MB   goal <= 200 MB  {'OK' if rss <= 200 else 'ABOVE GOAL'}")
+    sql_report(rounds)
     if args.compare:
         change = sorted(full["rate"] / old["rate"] for _, full, old in rounds)
         cpu = sorted(full["cpu_ms"] / old["cpu_ms"] for _, full, old in rounds)
         print(f"\nthis tree / {args.compare}: throughput {', '.join(f'{r:.2f}' for r in change)} "
               f"(median {statistics.median(change):.2f}); CPU per update {', '.join(f'{r:.2f}' for r in cpu)} "
               f"(median {statistics.median(cpu):.2f})")
+
+
+def sql_report(rounds: list[tuple[dict, ...]]) -> None:
+    """Statements and commits per update, over all rounds, by kind and table (background work
+    during the load, the scheduler's and the sender's, included)."""
+    for index in range(1, len(rounds[0])):
+        measured = [results[index] for results in rounds if results[index]["sql"] is not None]
+        if not measured:
+            continue
+        total: dict[str, int] = {}
+        for r in measured:
+            for kind, n in r["sql"].items():
+                total[kind] = total.get(kind, 0) + n
+        updates = sum(r["updates"] for r in measured)
+        commits = total.pop("COMMIT", 0)
+        rollbacks = total.pop("ROLLBACK", 0)
+        statements = sum(total.values())
+        print(f"\nSQL per update, {measured[0]['name']}: {statements / updates:.2f} statements, "
+              f"{commits / updates:.2f} commits, {rollbacks / updates:.2f} rollbacks")
+        by_kind: dict[str, int] = {}
+        for kind, n in total.items():
+            by_kind[kind.split()[0]] = by_kind.get(kind.split()[0], 0) + n
+        print("  " + ", ".join(f"{kind} {n / updates:.2f}" for kind, n in sorted(by_kind.items())))
+        for kind, n in sorted(total.items(), key=lambda item: -item[1]):
+            if n / updates >= 0.005:
+                print(f"    {kind:32}{n / updates:6.2f}")
 
 
 if __name__ == "__main__":

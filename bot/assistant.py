@@ -17,7 +17,8 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import inbox
+from bot import inbox, write_gate
+from bot.tallies import Tallies
 from bot.button_data import decode
 from bot.config import DEFAULT_MEDIA_DIR
 from bot.content import Knowledge
@@ -46,6 +47,12 @@ class Assistant:
         self.media = MediaLibrary(knowledge, sessions, media_dir)
         self.tz = ZoneInfo(timezone_name)
         seed_reference_data(sessions, knowledge)
+        # The report's counts, kept as rows change (bot/tallies.py); built from the rows the
+        # first time, and again when knowledge/ changes who is an adult or which courses are core.
+        self.tallies = Tallies(knowledge, self.tz)
+        if "tallies" not in sessions.kw.get("info", {}):
+            self.tallies.install(sessions)
+        self.tallies.ensure(sessions)
         self.bot_username: str | None = None   # set by the Telegram adapter when it connects
         self.public_url: str | None = None     # HOCVUSO_PUBLIC_URL, set by the app: web share links
         # Built once at start-up: one retrieval index per content language (`qa`: indexes built
@@ -54,6 +61,7 @@ class Assistant:
         # SQLite has one writer at a time anyway: one worker thread avoids lock waits and
         # GIL ping-pong between threads. A server database gets a small pool.
         self.engine = sessions.kw["bind"]
+        write_gate.install(self.engine)     # SQLite: writers queue in this process (bot/write_gate.py)
         sqlite = self.engine.dialect.name == "sqlite"
         self.executor = ThreadPoolExecutor(max_workers=1 if sqlite else 8, thread_name_prefix="core")
 

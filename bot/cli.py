@@ -70,6 +70,7 @@ def build_assistant(settings: Settings, knowledge, *, create: bool = False):
 def cmd_serve(settings: Settings, args) -> None:
     import uvicorn
 
+    from bot.scheduler import share_the_interpreter
     from bot.storage import ServerLock, sqlite_path
     from bot.web import create_app
 
@@ -81,6 +82,7 @@ def cmd_serve(settings: Settings, args) -> None:
         # (by this variable) until serve returns.
         server_lock.acquire()
     app = create_app(settings, build_assistant(settings, knowledge))
+    share_the_interpreter()      # jobs run in threads beside the replies (bot/scheduler)
     # The content and the free-text index live as long as the process: out of the garbage
     # collector's sight, its full passes stop pausing every reply and send (70 ms each here).
     gc.freeze()

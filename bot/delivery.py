@@ -335,6 +335,9 @@ class Sender:
                     pruned = time.monotonic()
                 free = self.window - self._in_flight
                 batch = await asyncio.to_thread(self._claim, free) if free > 0 else []
+                if free > 0 and len(batch) < free and await asyncio.to_thread(queue_more, self.sessions, utcnow()):
+                    # The queue ran low: a broadcast's next window was made (admin_api/broadcast_queue.py).
+                    batch += await asyncio.to_thread(self._claim, free - len(batch))
                 if batch:
                     self._in_flight += len(batch)
                     self._ready.extend(batch)
@@ -359,6 +362,12 @@ class Sender:
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             await self._flush()
+
+
+def queue_more(sessions: sessionmaker[Session], now: datetime) -> int:
+    """A broadcast's next window of rows, when the senders' queue runs low."""
+    from admin_api.broadcast_queue import queue_more as make   # admin_api imports bot: not at the top
+    return make(sessions, now)
 
 
 def _rows(buttons: list | None) -> list[list[Button]]:

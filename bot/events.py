@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, cast, exists, func, insert, literal, or_, select
+from sqlalchemy import String, case, cast, exists, insert, literal, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels.reach import reachable
 from bot.content import Knowledge
+from bot.fanout import in_windows
 from bot.i18n import N_, translator
 from bot.models import Event, EventSubscription, OutboxMessage, Resident
 from bot.quiet import after_quiet_hours
@@ -83,39 +84,50 @@ def _due(event: Event, offset: Offset, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, offset.at, tz).astimezone(timezone.utc)
 
 
-def queue_announcements(session: Session, now: datetime, tz: ZoneInfo, quiet: tuple[time, time]) -> int:
+def queue_announcements(sessions: sessionmaker[Session], now: datetime, tz: ZoneInfo,
+                        quiet: tuple[time, time]) -> int:
     """Queue the announcements that are due now for every subscriber; returns how many rows.
 
     An offset is due from its time until the next offset's (so a late run still sends it, but a
-    resident who subscribes the day before does not get "in one week").
+    resident who subscribes the day before does not get "in one week"). Subscribers are queued
+    window by window (bot/fanout.py); the dedupe key makes a second run, or a run cut short and
+    run again, queue only who is missing.
     """
-    before = session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "event"))
     horizon = now + timedelta(days=max(o.days_before for o in OFFSETS) + 1)
-    for event in session.scalars(select(Event).where(Event.starts_at > now, Event.starts_at <= horizon)):
+    with sessions() as session:
+        events = session.scalars(select(Event).where(Event.starts_at > now, Event.starts_at <= horizon)).all()
+        session.expunge_all()
+    queued = 0
+    for event in events:
         dues = [_due(event, o, tz) for o in OFFSETS] + [event.starts_at]
         for i, offset in enumerate(OFFSETS):
-            if not (dues[i] <= now < dues[i + 1]):
-                continue
-            prefix = f"event:{event.id}:{offset.key}:"
-            languages = session.scalars(select(Resident.language).distinct().join(
-                EventSubscription, EventSubscription.resident_id == Resident.id)
-                .where(EventSubscription.event_id == event.id)).all()
-            for language in languages:
-                key = literal(prefix) + cast(Resident.id, String)
-                rows = (select(literal("event"), Resident.id, literal(announcement_text(event, offset.heading, language, tz)),
-                               literal(after_quiet_hours(now, tz, quiet)), literal("queued"), literal(0), key)
-                        .join(EventSubscription, EventSubscription.resident_id == Resident.id)
-                        .where(EventSubscription.event_id == event.id, Resident.language == language,
-                               Resident.active.is_(True), reachable(),
-                               ~exists().where(OutboxMessage.dedupe_key == key)))
-                session.execute(insert(OutboxMessage).from_select(
-                    ["kind", "resident_id", "text", "due_at", "status", "attempts", "dedupe_key"], rows))
-    # Counted rather than read from rowcount, which not every driver reports for INSERT ... SELECT.
-    queued = session.scalar(select(func.count()).select_from(OutboxMessage)
-                            .where(OutboxMessage.kind == "event")) - before
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()  # queued by another process in the meantime
-        return 0
+            if dues[i] <= now < dues[i + 1]:
+                queued += _queue_offset(sessions, event, offset, now, tz, quiet)
     return queued
+
+
+def _queue_offset(sessions: sessionmaker[Session], event: Event, offset: Offset, now: datetime, tz: ZoneInfo,
+                  quiet: tuple[time, time]) -> int:
+    prefix = f"event:{event.id}:{offset.key}:"
+    subscribers = select(EventSubscription.resident_id).where(EventSubscription.event_id == event.id)
+    with sessions() as session:
+        languages = session.scalars(select(Resident.language).distinct().join(
+            EventSubscription, EventSubscription.resident_id == Resident.id)
+            .where(EventSubscription.event_id == event.id)).all()
+    texts = {language: announcement_text(event, offset.heading, language, tz) for language in languages}
+    due = after_quiet_hours(now, tz, quiet)
+
+    def write(session: Session, after: int, end: int) -> int:
+        key = literal(prefix) + cast(Resident.id, String)
+        text = case(*((Resident.language == language, literal(t)) for language, t in texts.items()))
+        rows = (select(literal("event"), Resident.id, text, literal(due), literal("queued"), literal(0), key)
+                .join(EventSubscription, EventSubscription.resident_id == Resident.id)
+                .where(EventSubscription.event_id == event.id, Resident.id > after, Resident.id <= end,
+                       Resident.language.in_(list(texts)), Resident.active.is_(True), reachable(),
+                       ~exists().where(OutboxMessage.dedupe_key == key)))
+        # Counted from RETURNING: psycopg reports no rowcount for an INSERT ... SELECT.
+        return len(session.execute(insert(OutboxMessage).from_select(
+            ["kind", "resident_id", "text", "due_at", "status", "attempts", "dedupe_key"], rows)
+            .returning(OutboxMessage.id)).all())
+
+    return in_windows(sessions, subscribers, write) if texts else 0

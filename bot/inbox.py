@@ -35,7 +35,9 @@ _DISCARD = delete(InboxUpdate.__table__).where(InboxUpdate.__table__.c.source ==
 
 
 def discard(session: Session, source: str, update_id: int) -> None:
-    session.execute(_DISCARD, {"source": source, "update_id": update_id})
+    """Delete the stored update in the session's transaction (the one that handles it). A Core
+    statement, so straight on the session's connection: the ORM has nothing to do here."""
+    session.connection().execute(_DISCARD, {"source": source, "update_id": update_id})
 
 
 def take_leftovers(sessions: sessionmaker[Session], source: str) -> list[dict]:

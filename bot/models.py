@@ -349,6 +349,10 @@ class Broadcast(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())               # after quiet hours
     status: Mapped[str] = mapped_column(String(16), default="queued")     # queued | cancelled
     recipients: Mapped[int] = mapped_column(Integer, default=0)
+    # Queued window by window (admin_api/broadcast_queue.py): for residents with ids up to up_to
+    # (the highest when it was made), queued so far up to queued_through.
+    up_to: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    queued_through: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -397,8 +401,10 @@ class EventSubscription(Base):
     __tablename__ = "event_subscriptions"
 
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    # Its own index as well: the primary key starts with event_id, and forgetting a resident
+    # deletes by resident_id.
     resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"),
-                                             primary_key=True)
+                                             primary_key=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -492,8 +498,24 @@ class ProgressCode(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # The resident who typed it and is asked to confirm; the code is spent when they say yes.
-    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"))
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ReportTally(Base):
+    """How many residents joined, reported a certificate, finished the core courses, started a
+    course or passed a quiz in a month (the commune's), per cell of the report (bot/tallies.py).
+    No resident is named: "" stands for a village or group not given."""
+
+    __tablename__ = "report_tallies"
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)        # its first day
+    measure: Mapped[str] = mapped_column(String(12), primary_key=True)
+    village_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    adult: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    web: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
 
 
 class Recording(Base):

@@ -4,6 +4,8 @@ from __future__ import annotations
 from sqlalchemy import String, cast, delete, exists, select, update
 from sqlalchemy.orm import Session
 
+from bot.tallies import tallies_of
+
 from bot.models import (AuditEntry, Completion, EventSubscription, HelpSession, Household, OutboxMessage, Progress,
                         ProgressCode, QuizAnswer, QuizAttempt, Referral, Resident, WebPushSubscription)
 
@@ -18,6 +20,9 @@ def forget_resident(session: Session, resident_id: int) -> None:
     """Remove every row about the resident, and every reference to them in rows kept for
     others, without relying on the database's cascades (SQLite enforces foreign keys only
     when asked to)."""
+    tallies = tallies_of(session)
+    if tallies is not None:
+        tallies.forget(session, resident_id)     # the deletes below bypass the flush it follows
     households = _households_of(session, resident_id)
     attempts = select(QuizAttempt.id).where(QuizAttempt.resident_id == resident_id).scalar_subquery()
     session.execute(delete(QuizAnswer).where(QuizAnswer.attempt_id.in_(attempts)))

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import psycopg.errors
 from sqlalchemy import Engine, inspect, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -55,6 +54,8 @@ def is_disk_full(exc: BaseException) -> bool:
     orig = getattr(exc, "orig", exc)
     if isinstance(orig, sqlite3.Error):
         return getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    import psycopg.errors   # here, not at the top: 9 MB that a server on SQLite would carry for nothing
+
     return isinstance(orig, psycopg.errors.DiskFull) or (isinstance(orig, OSError) and orig.errno == errno.ENOSPC)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -21,9 +22,6 @@ from admin_api.deps import ROLES, Caller
 from bot.models import ConsoleSession, ConsoleUser
 
 HASHER = PasswordHasher()       # argon2id with the library's current parameters
-# A hash to verify against when the username is unknown, so that "no such user" takes as long
-# as "wrong password" and the answer does not tell which usernames exist.
-_DUMMY_HASH = HASHER.hash(secrets.token_hex(16))
 MIN_PASSWORD = 10
 SESSION_HOURS = 12
 
@@ -98,6 +96,23 @@ def set_password(session: Session, user: ConsoleUser, password: str) -> None:
     session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id))
 
 
+_dummy_hash: str | None = None
+_dummy_lock = threading.Lock()
+
+
+def dummy_hash() -> str:
+    """A hash to verify against when the username is unknown, so that "no such user" takes as long
+    as "wrong password" and the answer does not tell which usernames exist. Made on first need,
+    not at import: hashing takes argon2's 64 MiB, which a server nobody signs in to should not
+    pay at every start. The lock makes it once even when the first sign-ins come together."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        with _dummy_lock:
+            if _dummy_hash is None:
+                _dummy_hash = HASHER.hash(secrets.token_hex(16))
+    return _dummy_hash
+
+
 def _verify(password_hash: str, password: str) -> bool:
     try:
         return HASHER.verify(password_hash, password)
@@ -107,10 +122,13 @@ def _verify(password_hash: str, password: str) -> bool:
 
 def sign_in(session: Session, username: str, password: str, now: datetime, policy: LoginPolicy = POLICY) -> SignIn:
     """Checks a password under the policy; the caller commits (the count must be kept)."""
+    # Before the username is looked up: the first sign-in pays for making the dummy hash whether
+    # the username exists or not, so not even that one tells them apart.
+    dummy = dummy_hash()
     user = session.scalar(select(ConsoleUser).where(ConsoleUser.username == username.strip().lower(),
                                                     ConsoleUser.disabled_at.is_(None)))
     if user is None:
-        _verify(_DUMMY_HASH, password)
+        _verify(dummy, password)
         return SignIn()
     if user.locked_until is not None and user.locked_until > now:
         return SignIn(account=user, wait_until=user.locked_until, locked=user.failed_logins >= policy.lock_after,

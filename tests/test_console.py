@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from bot.config import REPO_ROOT
 from bot.models import AuditEntry, Broadcast, ConsoleUser, OutboxMessage, Resident, Village
 from bot.web import create_app
-from console.security import create_user
+from console import security
+from console.security import SignIn, create_user
 from tests.http_helpers import serving
 
 PASSWORD = "mat-khau-du-dai-1"
@@ -87,6 +88,41 @@ def test_wrong_passwords_slow_down_then_lock_and_are_audited(console, sessions):
     assert sign_in(console, "nobody-here", "wrong-password").status_code == 401
     with sessions() as session:
         assert "nobody-here" not in str(session.scalars(select(AuditEntry.subject)).all())
+
+
+def test_the_dummy_hash_is_made_at_the_first_sign_in_not_at_start(sessions, monkeypatch):
+    """Hashing takes argon2's 64 MiB: a server must not pay it at every start (issue 18). An
+    unknown username still costs a verification, against the hash made at the first sign-in."""
+    code = ("from pathlib import Path; import console.security as s\n"
+            "mem = {l.split(':')[0]: int(l.split()[1]) for l in Path('/proc/self/status').read_text().splitlines()\n"
+            "       if l.startswith(('VmHWM:', 'VmRSS:'))}\n"
+            "print(s._dummy_hash, (mem['VmHWM'] - mem['VmRSS']) // 1024)")
+    made, peak_above_now = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
+                                          text=True, check=True).stdout.split()
+    assert made == "None" and int(peak_above_now) < 32, peak_above_now   # MB: no argon2 at import
+    now = datetime.now(timezone.utc)
+    verified = []
+    real_verify = security._verify
+
+    def verify(hashed: str, password: str) -> bool:
+        verified.append(hashed)
+        return real_verify(hashed, password)
+
+    monkeypatch.setattr(security, "_verify", verify)
+    monkeypatch.setattr(security, "_dummy_hash", None)
+    with sessions() as session:
+        assert security.sign_in(session, "nobody-here", "wrong-password", now) == SignIn()
+    dummy = security._dummy_hash
+    assert dummy.startswith("$argon2id$") and verified == [dummy]
+    with sessions() as session:
+        security.sign_in(session, "nobody-else", "wrong-password", now)
+    assert security._dummy_hash == dummy and verified == [dummy, dummy]   # made once
+    # A known username's first sign-in makes it too: the first attempt of either kind takes as long.
+    make_user(sessions, "can-bo-xa")
+    monkeypatch.setattr(security, "_dummy_hash", None)
+    with sessions() as session:
+        assert security.sign_in(session, "can-bo-xa", PASSWORD, now).user is not None
+    assert security._dummy_hash is not None and security._dummy_hash != dummy
 
 
 def test_session_cookie_flags_and_csrf(console, sessions):

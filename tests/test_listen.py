@@ -10,6 +10,8 @@ import hashlib
 import io
 import re
 import shutil
+import subprocess
+import sys
 import wave
 
 import httpx
@@ -138,6 +140,27 @@ def test_a_sound_of_any_length_encodes_in_both_formats():
                 continue
             assert found.seconds == pytest.approx(n / 22050, abs=0.1), (fmt.name, n, found)
     assert failed == {}, f"{len(failed)} lengths could not be encoded: {sorted(failed.items())[:6]}"
+
+
+def test_a_long_sound_is_encoded_a_second_at_a_time():
+    """The encoder is fed a second of sound at a time (issue 18: a minute-long step turned into
+    frames all at once raised the serving process's peak by 30-45 MB). Measured in a fresh process,
+    whose peak is its own; and the file is as long as the sound wherever the last second ends."""
+    code = ("import numpy as np; from pathlib import Path; from bot.media import audio\n"
+            "def peak(): return int(next(l for l in Path('/proc/self/status').read_text().splitlines()\n"
+            "                           if l.startswith('VmHWM:')).split()[1]) // 1024\n"
+            "noise = (np.random.default_rng(5).standard_normal(22050 * 68) * 3000).astype(np.int16)\n"
+            "for fmt in (audio.OPUS, audio.AAC): audio.encode(noise[:22050], 22050, fmt)\n"
+            "before = peak()\n"
+            "for fmt in (audio.OPUS, audio.AAC): audio.encode(noise, 22050, fmt)\n"
+            "print(peak() - before)")
+    grown = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert int(grown.stdout) < 12, grown.stdout   # MB; 36 to 49 when a step was encoded in one piece
+    noise = (np.random.default_rng(4).standard_normal(22050 * 5) * 3000).astype(np.int16)
+    for n in (22050 * 3, 22050 * 3 + 1, 22050 * 3 + 1023, 22050 * 5 - 1):
+        for fmt in (OPUS, AAC):
+            found = audio.probe(audio.encode(noise[:n], 22050, fmt))
+            assert found.seconds == pytest.approx(n / 22050, abs=0.05), (fmt.name, n, found)
 
 
 def test_a_recording_of_any_length_is_heard_on_every_channel(assistant, sessions, vneid):

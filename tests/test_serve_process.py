@@ -107,6 +107,15 @@ def test_serve_without_telegram_token_runs_the_web_chat(tmp_path, processes):
     processes.append(serve)
     health = serve.wait_healthz("off")
     assert health["ok"] is True and health["telegram"] == "off"
+    # Memory (issue 18): what a web chat on SQLite does not use is not loaded at start (these have
+    # C extensions, so /proc shows them mapped once imported), and nothing at start raised the
+    # peak far above what is kept (argon2's 64 MiB did: by /healthz the peak was still 17 MB above).
+    mapped = Path(f"/proc/{serve.process.pid}/maps").read_text()
+    for package in ("psycopg_binary", "site-packages/aiohttp/", "site-packages/av/", "av.libs"):
+        assert package not in mapped, package
+    memory = {line.split(":")[0]: int(line.split()[1]) for line in
+              Path(f"/proc/{serve.process.pid}/status").read_text().splitlines() if line.startswith("Vm")}
+    assert memory["VmHWM"] - memory["VmRSS"] < 10 * 1024, memory   # kB
     output = serve.stdout + serve.stderr
     assert "Telegram is off" in output
     assert f"{serve.url}/chat" in output

@@ -118,7 +118,7 @@ def test_the_whole_journey_with_typed_numbers(settings_for, assistant, sessions,
         assert "Lớp học VNeID" in subscribed
         before = fake.reply_count(CHAT)
         with sessions() as session:
-            assert queue_announcements(session, datetime.now(timezone.utc), TZ, NEVER_QUIET) == 1
+            assert queue_announcements(sessions, datetime.now(timezone.utc), TZ, NEVER_QUIET) == 1
         settle(fake, CHAT, before + 1)
         assert "Lớp học VNeID ở bản Tông Lạnh" in fake.texts(CHAT)[-1] and "📣" in fake.texts(CHAT)[-1]
 

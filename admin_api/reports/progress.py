@@ -34,6 +34,7 @@ from bot.content import Knowledge
 from bot.content.schema import Indicator as PlanIndicator
 from bot.ambassadors import ranking
 from bot.models import Completion, Household, Progress, Resident, Target, Village
+from bot.tallies import CERTIFIED, COMPLETED, CORE_DONE, JOINED, STARTED, Tallies, tallies_of
 
 TOP_AMBASSADORS = 10   # named in the report for commendation (khen thưởng)
 CellKey = tuple[str | None, str | None]   # (village id, group id)
@@ -61,12 +62,15 @@ def _core_done(knowledge: Knowledge, end: datetime):
 
 
 def _digital_families(session: Session, knowledge: Knowledge, end: datetime) -> dict[str | None, int]:
-    """Per village: households with at least one member who finished the core courses."""
-    core = _core_done(knowledge, end)
+    """Per village: households with at least one member who finished the core courses. From the
+    households' members, not from every resident's completions: few residents are in one."""
+    core = set(knowledge.plan.core_courses)
+    done = (select(func.count()).where(Completion.resident_id == Resident.id, Completion.course_id.in_(core),
+                                       Completion.completed_at < end).scalar_subquery())
     return {v: int(n) for v, n in session.execute(
         select(Household.village_id, func.count(func.distinct(Household.id)))
         .join(Resident, Resident.household_id == Household.id)
-        .join(core, core.c.resident_id == Resident.id)
+        .where(done == len(core))
         .group_by(Household.village_id))}
 
 
@@ -109,6 +113,29 @@ def _cells(session: Session, knowledge: Knowledge, start: datetime, end: datetim
     return cells
 
 
+def _tallied_cells(tallies: Tallies, session: Session, period_from: date, period_to: date,
+                   village: str | None) -> dict[CellKey, dict[str, int]]:
+    """The same cells as _cells, added up from the monthly tallies (bot/tallies.py)."""
+    cells: dict[CellKey, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FIELDS, 0))
+    for measure, v, g, adult, web, to_end, in_period in tallies.sums(session, period_from, period_to, village):
+        cell, to_end, in_period = cells[(v or None, g or None)], int(to_end or 0), int(in_period or 0)
+        if measure == JOINED:
+            cell["registered"] += to_end
+            cell["new_in_period"] += in_period
+            cell["adults"] += to_end if adult else 0
+        elif measure == CORE_DONE:
+            cell["core_completed"] += to_end
+            cell["core_adults"] += to_end if adult else 0
+            cell["core_adults_web"] += to_end if adult and web else 0
+        elif measure == CERTIFIED and adult:
+            cell["certified_adults_web" if web else "certified_adults"] += to_end
+        elif measure == STARTED:
+            cell["courses_started"] += in_period
+        elif measure == COMPLETED:
+            cell["courses_completed"] += in_period
+    return cells
+
+
 def sum_cells(cells: dict[CellKey, dict[str, int]], keep, fields: tuple[str, ...] = FIELDS) -> dict[str, int]:
     """The counts of the (village, group) cells that `keep` accepts, added up."""
     out = dict.fromkeys(fields, 0)
@@ -133,7 +160,12 @@ def progress_report(session: Session, knowledge: Knowledge, commune: str, period
     plan = knowledge.plan
     targets = {i: p for i, p in session.execute(select(Target.indicator, Target.percent).where(Target.year == year))}
     adult_target = {i.measure: targets.get(i.id) for i in plan.indicators if i.who == "adults"}
-    cells = _cells(session, knowledge, start, end, village)
+    tallies = tallies_of(session)
+    if (tallies is not None and tallies.covers(period_from, period_to, datetime.now(tz).date())
+            and tallies.ready(session)):
+        cells = _tallied_cells(tallies, session, period_from, period_to, village)
+    else:
+        cells = _cells(session, knowledge, start, end, village)
     villages = session.scalars(select(Village).order_by(Village.position, Village.name)
                                .where(*([Village.id == village] if village else []))).all()
     report = Report(commune=commune, period_from=period_from, period_to=period_to, year=year,

@@ -17,6 +17,7 @@ from sqlalchemy import case, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from admin_api.audience import check_audience, recipients
+from admin_api.broadcast_queue import CANCELLED, first_window, last_resident_id, unmade
 from admin_api.deps import Caller, allow, audit, get_knowledge, get_session, get_settings
 from admin_api.errors import ApiError
 from admin_api.schemas import (Audience, BroadcastCreated, BroadcastIn, BroadcastPreview, BroadcastState,
@@ -29,7 +30,6 @@ from bot.quiet import after_quiet_hours
 router = APIRouter(prefix="/broadcasts", tags=["broadcasts"])
 may_broadcast = allow("admin", "village")
 ROW_STATES = ("queued", "sending", "sent", "failed", "blocked", "cancelled")   # an outbox row's status
-CANCELLED = "cancelled"   # the only value of Broadcast.status that means anything: an official's cancel
 
 
 def _scoped(caller: Caller, audience: Audience) -> Audience:
@@ -82,23 +82,22 @@ def create_broadcast(body: BroadcastIn, caller: Caller = Depends(may_broadcast),
     audience = _scoped(caller, body.audience)
     _check(body, session, knowledge)
     due = _due(body, settings)
+    recipients_now = recipients(audience)
+    up_to = last_resident_id(session)
+    count = session.scalar(select(func.count()).select_from(
+        recipients_now.where(Resident.id <= up_to).subquery())) or 0
     broadcast = Broadcast(text=body.text, courses=body.courses, audience=audience.model_dump(), urgent=body.urgent,
-                          requested_at=body.send_at, due_at=due, created_by=caller.name)
+                          requested_at=body.send_at, due_at=due, created_by=caller.name, recipients=count,
+                          up_to=up_to, queued_through=0)
     session.add(broadcast)
     session.flush()
-    # One INSERT ... SELECT: the text stays on the broadcast, not copied per resident.
-    session.execute(insert(OutboxMessage).from_select(
-        ["kind", "broadcast_id", "resident_id", "due_at", "status", "attempts"],
-        recipients(audience).add_columns(literal("broadcast"), literal(broadcast.id), literal(due),
-                                         literal("queued"), literal(0))
-        .with_only_columns(literal("broadcast"), literal(broadcast.id), recipients(audience).selected_columns[0],
-                           literal(due), literal("queued"), literal(0))))
-    broadcast.recipients = session.scalar(
-        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.broadcast_id == broadcast.id)) or 0
+    # The first window of rows with it (a commune's whole audience, often); the senders make the
+    # rest as they need them (admin_api/broadcast_queue.py). The text stays on the broadcast.
+    first_window(session, broadcast)
     audit(session, caller, "broadcast.create", f"broadcast {broadcast.id}",
-          {"recipients": broadcast.recipients, "urgent": body.urgent, "audience": audience.model_dump()})
+          {"recipients": count, "urgent": body.urgent, "audience": audience.model_dump()})
     session.commit()
-    state = broadcast_state(broadcast, _tally(session, broadcast.id))
+    state = broadcast_state(broadcast, _tally(session, broadcast))
     return BroadcastCreated(id=broadcast.id, recipients=broadcast.recipients, due_at=due, status=state)
 
 
@@ -121,14 +120,14 @@ class Tally:
     channels: dict[str, dict[str, int]]
 
 
-def _tally(session: Session, broadcast_id: int) -> Tally:
+def _tally(session: Session, broadcast: Broadcast) -> Tally:
     # A queued row that was tried already (a timeout, a 5xx, a 429, a crash while sending) waits
     # for a retry. A 429 gives its attempt back but leaves last_error, hence both tests.
     tried = case((or_(OutboxMessage.attempts > 0, OutboxMessage.last_error.is_not(None)), 1), else_=0)
     rows = session.execute(
         select(Resident.platform, OutboxMessage.status, func.count(), func.sum(tried))
         .join(Resident, Resident.id == OutboxMessage.resident_id)
-        .where(OutboxMessage.broadcast_id == broadcast_id).group_by(Resident.platform, OutboxMessage.status))
+        .where(OutboxMessage.broadcast_id == broadcast.id).group_by(Resident.platform, OutboxMessage.status))
     counts, retrying = dict.fromkeys(ROW_STATES, 0), 0
     channels: dict[str, dict[str, int]] = {}
     for platform, status, count, tried_count in rows:
@@ -136,6 +135,8 @@ def _tally(session: Session, broadcast_id: int) -> Tally:
         channels.setdefault(platform, dict.fromkeys(ROW_STATES, 0))[status] = count
         if status == "queued":
             retrying += int(tried_count or 0)
+    # Recipients whose row the senders have not made yet (admin_api/broadcast_queue.py) wait too.
+    counts["queued"] += unmade(broadcast, sum(counts.values()))
     return Tally(counts, retrying, dict(sorted(channels.items())))
 
 
@@ -153,7 +154,7 @@ def broadcast_state(broadcast: Broadcast, tally: Tally) -> BroadcastState:
 
 
 def _status(session: Session, broadcast: Broadcast) -> BroadcastStatus:
-    tally = _tally(session, broadcast.id)
+    tally = _tally(session, broadcast)
     return BroadcastStatus(
         id=broadcast.id, status=broadcast_state(broadcast, tally), text=broadcast.text, courses=broadcast.courses,
         audience=Audience(**broadcast.audience), urgent=broadcast.urgent, due_at=broadcast.due_at,
@@ -193,11 +194,14 @@ def cancel_broadcast(broadcast_id: int = Path(ge=1, le=2**31 - 1), caller: Calle
     A cancel must stop at least one message: when none is left queued (done, or only the last
     ones in flight) it is refused, so "cancelled" always means that some message was stopped."""
     broadcast = _get(session, caller, broadcast_id)
+    # Rows the senders have not made yet are stopped too: none is made once it is cancelled.
+    not_made = unmade(broadcast, session.scalar(select(func.count()).select_from(OutboxMessage)
+                                                .where(OutboxMessage.broadcast_id == broadcast.id)) or 0)
     if not _mark_cancelled(session, broadcast.id):
         session.rollback()
         raise ApiError(409, N_("This broadcast is already cancelled"), field="broadcast_id")
     # Counted by the UPDATE itself, not read before it: the sender may claim rows meanwhile.
-    stopped = _cancel_queued(session, broadcast.id)
+    stopped = _cancel_queued(session, broadcast.id) + not_made
     if not stopped:
         session.rollback()   # the mark would claim a cancel that stopped nothing
         raise ApiError(409, N_("This broadcast has no message left to cancel"), field="broadcast_id")
@@ -234,7 +238,7 @@ def resend_failed(broadcast_id: int = Path(ge=1, le=2**31 - 1), caller: Caller =
           {"from": original.id, "recipients": again.recipients})
     session.commit()
     return BroadcastCreated(id=again.id, recipients=again.recipients, due_at=due,
-                            status=broadcast_state(again, _tally(session, again.id)))
+                            status=broadcast_state(again, _tally(session, again)))
 
 
 def failure_reasons(session: Session, broadcast_id: int) -> list[tuple[str, int]]:

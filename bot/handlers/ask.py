@@ -8,6 +8,8 @@ import re
 from typing import Iterable
 from weakref import WeakKeyDictionary
 
+from sqlalchemy import select
+
 from bot.button_data import Action, encode
 from bot.content.schema import FaqEntry
 from bot.handlers import votes
@@ -15,11 +17,10 @@ from bot.handlers.fallback import MAX_TEXT_CHARS, stale_or_unknown_button
 from bot.handlers import listen
 from bot.handlers.menu import menu_buttons, menu_reply
 from bot.handlers.turn import Turn
-from bot.models import UnansweredQuestion
+from bot.models import UnansweredQuestion, Village
 from bot.qa import QaIndex
 from bot.qa.index import Answer, Target
 from bot.qa.normalize import LogRules
-from bot.reference import villages as all_villages
 from bot.replies import Button, Reply
 from bot.share_codes import codes_in
 
@@ -60,6 +61,7 @@ def faq_reply(turn: Turn, entry: FaqEntry, related: list[FaqEntry]) -> Reply:
 # Built once per index (one per language) from its pack's privacy.yaml and the FAQ's words.
 _log_rules: WeakKeyDictionary[QaIndex, LogRules] = WeakKeyDictionary()
 _NOTE = re.compile(r"\([^)]*\)")   # "Tông Lạnh (cũ)": residents do not type the note
+_VILLAGE_NAMES = select(Village.name, Village.kind)   # rows, not objects: only these two are read
 
 
 def log_rules(turn: Turn) -> LogRules:
@@ -90,7 +92,7 @@ def question_for_log(turn: Turn, text: str) -> str:
     if codes_in(text, turn.pack.code_words):
         return ""   # a mistyped, stale or guessed share code: maybe someone's secret, never a question
     # Officials add villages through the API, so the database's list counts too.
-    places = place_names([*turn.knowledge.villages, *all_villages(turn.session)])
+    places = place_names([*turn.knowledge.villages, *turn.session.execute(_VILLAGE_NAMES)])
     own_name = f"{turn.resident.first_name or ''} {turn.contact.first_name or ''}".split()
     return turn.qa.normalizer.for_log(text, log_rules(turn), [*places, *own_name])
 
@@ -112,7 +114,7 @@ def log_unanswered(turn: Turn, text: str) -> None:
     if not logged:
         return   # emoji, punctuation or personal data only: nothing an editor could use
     turn.upsert(UnansweredQuestion, {"text": logged, "count": 1, "first_seen": turn.now, "last_seen": turn.now},
-                ["text"], {"count": UnansweredQuestion.count + 1, "last_seen": turn.now})
+                ["text"], replace=("last_seen",), add=("count",))
 
 
 def in_person_helpers(turn: Turn) -> str:

@@ -1,6 +1,8 @@
 """Walking a course one step at a time ("step k/n"), with Next / Back / Menu buttons."""
 from __future__ import annotations
 
+from sqlalchemy import bindparam, update
+
 from bot.button_data import Action, encode
 from bot.content import Course
 from bot.handlers import listen, votes
@@ -48,12 +50,26 @@ def step_reply(turn: Turn, course: Course, index: int, edit: bool) -> Reply:
     return reply
 
 
+# Built once, for every step press.
+_MOVE_STEP = (update(Progress.__table__)
+              .where(Progress.__table__.c.resident_id == bindparam("rid"),
+                     Progress.__table__.c.course_id == bindparam("cid"))
+              .values(step_index=bindparam("step"), updated_at=bindparam("now")))
+
+
 def record_step(turn: Turn, course: Course, index: int) -> None:
+    """An UPDATE of the resident's row for the course, one statement; only a course's first
+    step makes the row, as an ORM object, so that its start reaches the report's tallies
+    (bot/tallies.py follows the flush)."""
     if turn.resident is None:
         return
-    turn.upsert(Progress, {"resident_id": turn.resident.id, "course_id": course.id, "step_index": index,
-                           "started_at": turn.now, "updated_at": turn.now},
-                ["resident_id", "course_id"], {"step_index": index, "updated_at": turn.now})
+    turn.session.flush()    # pending changes first, as the ORM would: the statements keep their order
+    moved = turn.session.connection().execute(_MOVE_STEP, {"rid": turn.resident.id, "cid": course.id,
+                                                           "step": index, "now": turn.now})
+    if moved.rowcount == 0:
+        turn.session.add(Progress(resident_id=turn.resident.id, course_id=course.id, step_index=index,
+                                  started_at=turn.now, updated_at=turn.now))
+        turn.session.flush()
 
 
 def open_course(turn: Turn, args: list[str]) -> list[Reply]:

@@ -1,7 +1,7 @@
 """The main menu: courses as buttons, with 'continue where you left off' on top."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, select
 
 from bot.button_data import Action, encode
 from bot.content import Course
@@ -22,19 +22,28 @@ def courses_for(turn: Turn) -> list[Course]:
     return sorted(courses, key=lambda c: audience not in c.audiences)
 
 
+# The courses a resident began and has not completed, last opened first: one statement, built
+# once (every menu runs it), reading two columns rather than whole rows.
+UNFINISHED = (select(Progress.course_id, Progress.step_index)
+              .where(Progress.resident_id == bindparam("resident_id"),
+                     ~exists().where(Completion.resident_id == Progress.resident_id,
+                                     Completion.course_id == Progress.course_id))
+              .order_by(Progress.updated_at.desc()))
+
+
 def resume_target(turn: Turn) -> tuple[Course, int] | None:
     """The course the resident was last in and has not completed yet."""
     if turn.resident is None:
         return None
-    done = set(turn.session.scalars(
-        select(Completion.course_id).where(Completion.resident_id == turn.resident.id)))
-    rows = turn.session.scalars(
-        select(Progress).where(Progress.resident_id == turn.resident.id)
-        .order_by(Progress.updated_at.desc())).all()
-    for row in rows:
-        course = turn.pack.courses.get(row.course_id)
-        if course and row.course_id not in done:
-            return course, min(row.step_index, len(course.steps) - 1)
+    return first_unfinished(turn, turn.session.execute(UNFINISHED, {"resident_id": turn.resident.id}))
+
+
+def first_unfinished(turn: Turn, rows) -> tuple[Course, int] | None:
+    """The first of (course id, step index) rows, last opened first, whose course still exists."""
+    for course_id, step_index in rows:
+        course = turn.pack.courses.get(course_id)
+        if course:
+            return course, min(step_index, len(course.steps) - 1)
     return None
 
 

@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 
 from bot.ambassadors import deep_link, web_link
 from bot.channels import telegram, web, zalo
@@ -82,17 +83,22 @@ class Turn:
     def format_date(self, moment: datetime) -> str:
         return self.local_date(moment).strftime("%d/%m/%Y")
 
-    def upsert(self, model: type, values: dict, keys: list[str], update: dict) -> None:
-        """INSERT, or UPDATE the row with the same keys: one statement on SQLite and PostgreSQL."""
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        self.session.execute(insert(model).values(**values).on_conflict_do_update(
-            index_elements=keys, set_=update))
+    def upsert(self, model: type, values: dict, keys: list[str], *, replace: tuple[str, ...] = (),
+               add: tuple[str, ...] = ()) -> None:
+        """INSERT, or UPDATE the row with the same keys: one statement on SQLite and PostgreSQL.
+        On a conflict the columns in `replace` take the new values and those in `add` are added
+        to (a count: `values` holds 1)."""
+        # As the ORM statement this was would, first write out pending changes to the session's
+        # objects: the statements keep their order. Nothing pending: nothing is written.
+        self.session.flush()
+        connection = self.session.connection()
+        connection.execute(upsert_statement(connection.dialect.name, model.__table__, tuple(keys), replace, add),
+                           values)
 
     def count(self, name: str) -> None:
         """Bump an anonymous daily counter (no link to any person)."""
         self.upsert(AnonymousCounter, {"day": self.local_date(), "name": name[:64], "count": 1},
-                    ["day", "name"], {"count": AnonymousCounter.count + 1})
+                    ["day", "name"], add=("count",))
 
 
 def small_number(text: str, limit: int = 2**31 - 1) -> int | None:
@@ -104,9 +110,31 @@ def small_number(text: str, limit: int = 2**31 - 1) -> int | None:
     return None
 
 
+_UPSERTS: dict[tuple, Insert] = {}
+
+
+def upsert_statement(dialect: str, table: Table, keys: tuple[str, ...], replace: tuple[str, ...],
+                     add: tuple[str, ...]) -> Insert:
+    """INSERT … ON CONFLICT (keys) DO UPDATE SET replace = the new value, add = old + new, built
+    once per dialect and shape: built for every call (as an ORM statement, with the values in
+    it), it cost 0.4 ms, more than running it. The values come as parameters, so one statement
+    serves every resident, and SQLAlchemy compiles it once."""
+    key = (dialect, table.name, keys, replace, add)
+    statement = _UPSERTS.get(key)
+    if statement is None:
+        insert = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+        set_ = {name: insert.excluded[name] for name in replace}
+        set_.update({name: table.c[name] + insert.excluded[name] for name in add})
+        statement = _UPSERTS[key] = insert.on_conflict_do_update(index_elements=list(keys), set_=set_)
+    return statement
+
+
+# Built once: every update looks its sender up. The resident stays an ORM object, because
+# handlers change it (language, profile, last seen) and the commit writes that.
+_FIND_RESIDENT = select(Resident).where(Resident.platform == bindparam("platform"),
+                                        Resident.external_id == bindparam("external_id"))
+
+
 def find_resident(session: Session, contact: Contact) -> Resident | None:
-    return session.scalars(
-        select(Resident).where(
-            Resident.platform == contact.platform, Resident.external_id == contact.external_id
-        )
-    ).one_or_none()
+    return session.execute(_FIND_RESIDENT, {"platform": contact.platform,
+                                            "external_id": contact.external_id}).scalar_one_or_none()

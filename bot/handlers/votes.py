@@ -78,5 +78,5 @@ def record_vote(turn: Turn, key: str, vote: str) -> None:
     day = turn.local_date()
     turn.upsert(AnswerVote, {"question": resident.asked_question, "answer": key, "vote": vote, "count": 1,
                              "first_day": day, "last_day": day},
-                ["question", "answer", "vote"], {"count": AnswerVote.count + 1, "last_day": day})
+                ["question", "answer", "vote"], replace=("last_day",), add=("count",))
     resident.asked_question = resident.asked_answer = None

@@ -10,10 +10,14 @@ import io
 from fractions import Fraction
 from dataclasses import dataclass
 
-import av
 import numpy as np
 
+# PyAV (`av`) is imported where sound is made or read, not here: loading FFmpeg's libraries
+# adds 16 MB to a serving process, which needs them only when a sound is not in the cache yet or
+# a recording comes in. Importing this module for its formats costs nothing.
+
 MONO = "mono"
+CHUNK_SECONDS = 1   # sound handed to the resampler at a time when encoding (memory, see _encode)
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class AudioError(ValueError):
 
 def encode(samples: np.ndarray, sample_rate: int, fmt: Format) -> bytes:
     """16-bit mono samples as a file of `fmt`."""
+    import av
+
     try:
         return _encode(samples, sample_rate, fmt)
     except av.FFmpegError as exc:
@@ -56,21 +62,31 @@ def encode(samples: np.ndarray, sample_rate: int, fmt: Format) -> bytes:
 
 
 def _encode(samples: np.ndarray, sample_rate: int, fmt: Format) -> bytes:
+    import av
+
+    samples = np.ascontiguousarray(samples, dtype=np.int16).reshape(-1)
     out_file = io.BytesIO()
     with av.open(out_file, "w", format=fmt.container) as container:
         stream = container.add_stream(fmt.codec, rate=fmt.sample_rate, layout=MONO, options=dict(fmt.options))
         stream.bit_rate = fmt.bit_rate
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, dtype=np.int16).reshape(1, -1),
-                                           format="s16", layout=MONO)
-        frame.sample_rate = sample_rate
-        # A timestamp on the input: without one, FFmpeg invents the packets' and, for some lengths,
-        # they collide with the resampler's last frame ("non monotonically increasing dts").
-        frame.pts, frame.time_base = 0, Fraction(1, sample_rate)
         # Frames of exactly the encoder's size: FFmpeg's AAC encoder refuses a short frame anywhere
         # but last, and a resampler's frames come in any size.
         resampler = av.AudioResampler(format=stream.codec_context.format, layout=MONO, rate=fmt.sample_rate,
                                       frame_size=fmt.frame_size)
-        for resampled in resampler.resample(frame) + resampler.resample(None):
+        # A second of sound at a time: the resampler turns what it is given into frames all at once,
+        # and a whole step's (a minute) took 30-45 MB while it was encoded (bench/bench_memory.py).
+        chunk = max(sample_rate * CHUNK_SECONDS, 1)
+        for start in range(0, samples.size, chunk):
+            frame = av.AudioFrame.from_ndarray(samples[start:start + chunk].reshape(1, -1), format="s16",
+                                               layout=MONO)
+            frame.sample_rate = sample_rate
+            # A timestamp on every input, in samples from the start: without one, FFmpeg invents
+            # the packets' and, for some lengths, they collide with the resampler's last frame
+            # ("non monotonically increasing dts").
+            frame.pts, frame.time_base = start, Fraction(1, sample_rate)
+            for resampled in resampler.resample(frame):
+                container.mux(stream.encode(resampled))
+        for resampled in resampler.resample(None):
             container.mux(stream.encode(resampled))
         container.mux(stream.encode(None))
     return out_file.getvalue()
@@ -85,6 +101,8 @@ class Probe:
 
 def decode(data: bytes, sample_rate: int = 48000) -> tuple[np.ndarray, int]:
     """Any recording as 16-bit mono samples at `sample_rate`; AudioError if it is not sound."""
+    import av
+
     try:
         with av.open(io.BytesIO(data)) as container:
             if not container.streams.audio:
@@ -104,6 +122,8 @@ def decode(data: bytes, sample_rate: int = 48000) -> tuple[np.ndarray, int]:
 
 def probe(data: bytes) -> Probe:
     """What a sound file holds: its codec, container and length (by decoding it all)."""
+    import av
+
     try:
         with av.open(io.BytesIO(data)) as container:
             if not container.streams.audio:

@@ -35,7 +35,11 @@ log = logging.getLogger(__name__)
 CACHE_NAME = re.compile(r"^[0-9a-f]{32}\.(ogg|m4a)$")
 # Bumped when the way files are made changes (voice settings, encoder): every name changes too.
 RECIPE = "2"
-RECENT = 8          # sounds kept in memory for their second format (a step is about 2 MB of samples)
+# Sounds kept in memory for their second format: the web chat asks for both formats of a step one
+# after the other, so one would do; two let two chats that press "Listen" at the same moment
+# still make each step once. A step eSpeak NG reads is up to 3 MB of samples (a minute at 22 kHz),
+# kept until two others come: no more than this (issue 18, memory).
+RECENT = 2
 
 
 @dataclass(frozen=True)

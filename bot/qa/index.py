@@ -25,16 +25,17 @@ from __future__ import annotations
 import gc
 import math
 import re
-
-import numpy as np
+from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from rapidfuzz import fuzz, process
 
 from bot.content.schema import FaqEntry, LanguagePack
 from bot.qa.confidence import confidence, features
-from bot.qa.ngrams import NgramCentroids
+from bot.qa.ngrams import NgramCentroids, target_ids
 from bot.qa.normalize import Normalizer
 
 
@@ -76,6 +77,12 @@ class Settings:
 
 _CLAUSES = re.compile(r"[.?!;,\n…]+")
 RERANK = 12        # how many lexical candidates get the (slower) wording comparison
+TYPO_CACHE_SIZE = 50_000
+# A term is a key of 64 bits: its first word's id in the high half, and in the low half 0 for a
+# single word or 1 + the second word's id for a pair. The index keeps a sorted array of keys
+# instead of a dict of strings: at 5,000 entries it has 130,000 terms, mostly pairs, and dicts of
+# their strings, two small arrays and an IDF each took 68 MB; the arrays (_build) take 9 MB.
+_PAIR_SHIFT = 32
 
 
 @dataclass(frozen=True)
@@ -134,15 +141,21 @@ class QaIndex:
         self.normalizer = Normalizer(pack.shorthand, pack.stopwords, pack.particles, pack.closings)
         self.faq: dict[str, FaqEntry] = {e.id: e for e in pack.faq}
         self.targets: list[Target] = []
-        # Per target: the question texts' content words, compared word by word when reranking.
-        self.question_texts: list[list[str]] = []
-        # Per target: its questions, normalized, for the letter n-gram model.
-        self.phrasings: list[list[str]] = []
-        # Per target: the words of its texts written with dấu, folded and as written.
-        self.spelled_words: list[set[str]] = []
-        self.spellings: list[set[str]] = []
-        # The build makes a million small objects that live as long as the index: the cyclic
-        # garbage collector would scan them again and again for nothing (a quarter of the time).
+        # Per target: the question texts' content words, compared word by word when reranking,
+        # joined by newlines (None if it has none): one string per target rather than one per
+        # phrasing (72,000 at 5,000 entries); only the shortlist's are split again.
+        self.question_texts: list[str | None] = []
+        # Every word of the targets' texts (common words too: they make pairs) → its id.
+        self.word_ids: dict[str, int] = {}
+        # While building: per target, its questions normalized, for the letter n-gram model;
+        # its terms' keys and field weights, flat (compact C arrays, not a dict per target),
+        # with how many each target has; and the accents, inverted (see _build).
+        self._phrasings: list[list[str]] = []
+        self._keys, self._weights, self._counts = array("q"), array("f"), array("q")
+        self._spelled_by: dict[str, array] = defaultdict(lambda: array("i"))
+        self._written_as: dict[str, array] = defaultdict(lambda: array("i"))
+        # The build makes many small objects that live as long as the index: the cyclic
+        # garbage collector would scan them again and again for nothing.
         collecting = gc.isenabled()
         gc.disable()
         try:
@@ -152,56 +165,61 @@ class QaIndex:
                 gc.enable()
 
     def _build(self, pack: LanguagePack) -> None:
-        fields: list[dict[str, float]] = []
         step_titles = {f"{c.id}/{s.id}": s.title for c in pack.courses.values() for s in c.steps}
         for entry in pack.faq:
             self.targets.append(Target("faq", entry.id))
-            fields.append(self._fields([entry.question, *entry.phrasings], [entry.answer],
-                                       [step_titles.get(entry.see, "")]))
+            self._fields([entry.question, *entry.phrasings], [entry.answer], [step_titles.get(entry.see, "")])
         for course in pack.ordered_courses:
             for step in course.steps:
                 self.targets.append(Target("step", f"{course.id}/{step.id}"))
-                fields.append(self._fields([step.title], [step.text], []))
-        # Postings: term → the targets that have it, with the term's field weight in each (1 for
-        # its questions, less for answer and step title); its length is the term's document
-        # frequency. Kept as numpy arrays: a question adds up its terms' postings in one go.
-        postings: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
-        for i, weights in enumerate(fields):
-            for term, weight in weights.items():
-                targets, values = postings[term]
-                targets.append(i)
-                values.append(weight)
-        self.postings = {term: (np.array(t, dtype=np.int32), np.array(v, dtype=np.float32))
-                         for term, (t, v) in postings.items()}
-        n = len(self.targets) or 1
-        self.idf = {term: math.log(1 + n / len(targets)) for term, (targets, _) in postings.items()}
-        self.unknown_idf = math.log(1 + n)
-        self.vocabulary = sorted(t for t in self.idf if " " not in t)
+                self._fields([step.title], [step.text], [])
+        # Postings, CSR-like: the sorted term keys; for term row r, its targets and their field
+        # weights (1 for its questions, less for answer and step title) are
+        # posting_targets[starts[r]:starts[r + 1]] and posting_weights[...], targets ascending;
+        # the length is the term's document frequency, from which its IDF is computed. A
+        # question adds up its terms' postings in one go.
+        numbering = target_ids(len(self.targets))
+        # Stable: each term's targets stay ascending, as they were added.
+        order = np.argsort(np.frombuffer(self._keys, dtype=np.int64), kind="stable")
+        keys = np.frombuffer(self._keys, dtype=np.int64)[order]
+        first = np.empty(len(keys), dtype=bool)   # where each term's postings begin
+        first[:1] = True
+        np.not_equal(keys[1:], keys[:-1], out=first[1:])
+        self.term_keys = keys[first]
+        self.starts = np.append(np.flatnonzero(first), len(keys)).astype(np.int64)
+        owners = np.repeat(np.arange(len(self.targets), dtype=numbering), np.frombuffer(self._counts, dtype=np.int64))
+        self.posting_targets = owners[order]
+        self.posting_weights = np.frombuffer(self._weights, dtype=np.float32)[order]
+        del keys, first, owners, order, self._keys, self._weights, self._counts
+        self.documents = len(self.targets) or 1
+        self.unknown_idf = math.log(1 + self.documents)
+        # The words that are terms on their own: a word of the question is known if it is one,
+        # and a misspelt one is mapped to the nearest of them.
+        words = list(self.word_ids)
+        singles = self.term_keys[(self.term_keys & ((1 << _PAIR_SHIFT) - 1)) == 0] >> _PAIR_SHIFT
+        self.vocabulary = sorted(words[i] for i in singles.tolist())
+        self._known_words = frozenset(self.vocabulary)
         self._typo_cache: dict[str, str | None] = {}
-        self.ngrams = NgramCentroids(self.phrasings)
-        del self.phrasings
+        self.ngrams = NgramCentroids(self._phrasings)
+        del self._phrasings
         # Accents, inverted: a folded word → the targets that write it with dấu; a written form
         # → the targets that write it so. A word typed with dấu mismatches the first but not
         # the second.
-        spelled_by: dict[str, list[int]] = defaultdict(list)
-        written_as: dict[str, list[int]] = defaultdict(list)
-        for i, (words, forms) in enumerate(zip(self.spelled_words, self.spellings)):
-            for word in words:
-                spelled_by[word].append(i)
-            for form in forms:
-                written_as[form].append(i)
-        self.spelled_by = {w: np.array(t, dtype=np.int32) for w, t in spelled_by.items()}
-        self.written_as = {f: np.array(t, dtype=np.int32) for f, t in written_as.items()}
-        del self.spelled_words, self.spellings
+        self.spelled_by = {w: np.array(t, dtype=numbering) for w, t in self._spelled_by.items()}
+        self.written_as = {f: np.array(t, dtype=numbering) for f, t in self._written_as.items()}
+        del self._spelled_by, self._written_as
 
-    def _fields(self, questions: list[str], answers: list[str], steps: list[str]) -> dict[str, float]:
-        """Term → field weight for one target; also records its question texts for reranking,
-        and its words written with dấu. Runs for every phrasing at start-up: set operations
-        where they can replace a Python loop."""
-        weights: dict[str, float] = {}
+    def _fields(self, questions: list[str], answers: list[str], steps: list[str]) -> None:
+        """Records one target (the last of self.targets): its terms' keys with their field
+        weights, its question texts for reranking and the letter n-grams, and its words written
+        with dấu. Runs for every phrasing at start-up: set operations where they can replace a
+        Python loop."""
+        target = len(self.targets) - 1
+        weights: dict[int, float] = {}   # term key → field weight
         words: set[str] = set()   # folded words of its texts written with dấu
         forms: set[str] = set()   # ... and how they were written
         stopwords = self.normalizer.stopwords
+        ids = self.word_ids
 
         def record(pairs: list[tuple[str, str | None]]) -> tuple[str, ...]:
             """The folded words; records how they were written where they carry dấu."""
@@ -217,8 +235,9 @@ class QaIndex:
         for texts, weight in ((steps, self.settings.step_weight), (answers, self.settings.answer_weight)):
             for text in texts:
                 for word in set(record(self.normalizer.pairs(text))).difference(stopwords):
-                    if weights.get(word, 0.0) < weight:
-                        weights[word] = weight
+                    key = ids.setdefault(word, len(ids)) << _PAIR_SHIFT
+                    if weights.get(key, 0.0) < weight:
+                        weights[key] = weight
         contents = []
         spoken = []
         for text in questions:
@@ -227,29 +246,62 @@ class QaIndex:
                 continue
             spoken.append(" ".join(folded))
             content = []
-            previous, previous_counts = "", False
+            previous, previous_counts = -1, False
             for word in folded:
                 counts = word not in stopwords
+                current = ids.setdefault(word, len(ids))
                 if counts:
                     content.append(word)
-                    weights[word] = 1.0
-                if previous_counts or (counts and previous):
-                    weights[f"{previous} {word}"] = 1.0
-                previous, previous_counts = word, counts
+                    weights[current << _PAIR_SHIFT] = 1.0
+                if previous_counts or (counts and previous >= 0):
+                    weights[(previous << _PAIR_SHIFT) | (current + 1)] = 1.0
+                previous, previous_counts = current, counts
             contents.append(" ".join(content))
         forms.discard(None)
-        self.phrasings.append(spoken)
-        self.question_texts.append(contents)
-        self.spelled_words.append(words)
-        self.spellings.append(forms)
-        return weights
+        self._phrasings.append(spoken)
+        self.question_texts.append("\n".join(contents) if contents else None)
+        self._keys.extend(weights)
+        self._weights.extend(weights.values())
+        self._counts.append(len(weights))
+        for word in words:
+            self._spelled_by[word].append(target)
+        for form in forms:
+            self._written_as[form].append(target)
+
+    def spans(self, terms) -> dict[str, tuple[int, int]]:
+        """Each of `terms` that a target has → where its postings start and end (one lookup in
+        the sorted keys for all of them)."""
+        ids = self.word_ids
+        named, keys = [], []
+        for term in terms:
+            first, _, second = term.partition(" ")
+            key = ids.get(first)
+            if key is None:
+                continue
+            key <<= _PAIR_SHIFT
+            if second:
+                other = ids.get(second)
+                if other is None:
+                    continue
+                key |= other + 1
+            named.append(term)
+            keys.append(key)
+        if not keys or not len(self.term_keys):
+            return {}
+        wanted = np.array(keys, dtype=np.int64)
+        rows = np.minimum(np.searchsorted(self.term_keys, wanted), len(self.term_keys) - 1)
+        found = (self.term_keys[rows] == wanted).tolist()
+        starts, ends = self.starts[rows].tolist(), self.starts[rows + 1].tolist()
+        return {t: (s, e) for t, s, e, ok in zip(named, starts, ends, found) if ok}
 
     def _known(self, word: str) -> str | None:
-        if word in self.idf:
+        if word in self._known_words:
             return word
         if len(word) < self.settings.typo_min_length:
             return None
         if word not in self._typo_cache:
+            if len(self._typo_cache) > TYPO_CACHE_SIZE:
+                self._typo_cache.clear()   # residents' typos are endless; keep memory bounded
             match = process.extractOne(word, self.vocabulary, scorer=fuzz.ratio,
                                        score_cutoff=self.settings.typo_cutoff)
             self._typo_cache[word] = match[0] if match else None
@@ -298,7 +350,9 @@ class QaIndex:
         """The targets that could answer, best first."""
         terms, typed, content, message = self.read(text)
         cfg = self.settings
-        idf = self.idf
+        spans = self.spans(terms)
+        # IDF over targets: the length of the term's postings is its document frequency.
+        idf = {t: math.log(1 + self.documents / (end - start)) for t, (start, end) in spans.items()}
         known = sum(idf[t] * w for t, w in terms.items() if t in idf)
         unknown = sum(self.unknown_idf * w for t, w in terms.items() if t not in idf and " " not in t)
         weight = known + cfg.unknown_weight * unknown
@@ -308,11 +362,12 @@ class QaIndex:
         mismatch = cfg.accent_mismatch
         found_targets, found_weights = [], []
         for term, counted in terms.items():
-            posting = self.postings.get(term)
-            if posting is None:
+            span = spans.get(term)
+            if span is None:
                 continue
-            targets, weights = posting
-            weights = weights * (counted * idf[term])
+            start, end = span
+            targets = self.posting_targets[start:end]
+            weights = self.posting_weights[start:end] * (counted * idf[term])   # a copy: the index is not touched
             # Typed with dấu, a word should match how the target spells it ("mưa" is not
             # "mua"); a word typed plain matches any spelling. A mismatch may be a typo
             # ("tủ" for "tử"), so it counts less rather than nothing.
@@ -335,7 +390,9 @@ class QaIndex:
         query = " ".join(content)
         ranked = []
         for i in shortlist:
-            closeness = max((fuzz.token_sort_ratio(query, q) for q in self.question_texts[i]), default=0) / 100
+            questions = self.question_texts[i]
+            known = questions.split("\n") if questions is not None else ()
+            closeness = max((fuzz.token_sort_ratio(query, q) for q in known), default=0) / 100
             coverage = scores[i] - cfg.ngram_weight * float(letters[i])
             ranked.append(Candidate(self.targets[i], scores[i] + cfg.closeness_weight * closeness,
                                     coverage * weight, coverage, closeness, float(letters[i]), len(content)))

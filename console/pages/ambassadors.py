@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-import segno
 from annotated_types import Ge, Le
 from fastapi import APIRouter, Request
 from markupsafe import Markup
@@ -167,6 +166,8 @@ def ambassadors_page(request: Request, official: OfficialDep, session: SessionDe
 def qr_svg(text: str) -> Markup:
     """`text` as a QR code, inline SVG sized for the screen (the print stylesheet sizes it in mm).
     Made here from the code or the bot's link, never from what a resident typed."""
+    import segno   # here, not at the top: a serving process needs it only when this page prints a code
+
     qr = segno.make(text, error="m")
     svg = qr.svg_inline(scale=1, border=QR_BORDER, omitsize=True, svgclass="qr", lineclass=None)
     side = (qr.symbol_size(scale=1, border=QR_BORDER)[0]) * QR_MODULE_PX

@@ -135,7 +135,7 @@ class TelegramChannel:
                 raise HTTPException(400, detail="body is not a Telegram update")
             try:
                 # Written down before the 200: Telegram never sends an acknowledged update again.
-                await app.update_queue.store(update)
+                await app.update_queue.store(update, body)   # as Telegram sent it
             except Exception as exc:
                 storage.note_failure(exc)
                 log.error("could not store a webhook update (%s); Telegram will send it again", type(exc).__name__)

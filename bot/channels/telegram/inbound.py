@@ -8,10 +8,13 @@ own; replies keep to Telegram's rate through the process's send gate (bot/pacing
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
+import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from typing import Any
 
 from telegram import (InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryResultArticle, InputTextMessageContent,
@@ -19,6 +22,7 @@ from telegram import (InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryRes
 from telegram.constants import MessageLimit
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter, BaseUpdateProcessor, ContextTypes, TypeHandler
+from telegram.request import HTTPXRequest
 
 from bot import inbox
 from bot.assistant import Assistant
@@ -30,13 +34,14 @@ from bot.media.library import MediaLibrary
 from bot.media.routes import NO_AUDIO
 from bot.ordering import KeyedLocks
 from bot.pacing import SendGate, as_seconds
-from bot.replies import Contact, Incoming, Reply, with_codes
+from bot.replies import Button, Contact, Incoming, Reply, with_codes
 from bot.storage import StorageCheck
 
 log = logging.getLogger(__name__)
 
 from bot.channels.telegram import PLATFORM
 MAX_CONCURRENT_UPDATES = 256   # updates handled at once, over all chats
+CONNECTIONS = 64               # to the Bot API, for replies: also the requests in flight (ReplyPacer)
 CHAT_BACKLOG = 10              # one chat's updates waiting their turn; more is a flood, dropped
 FLOOD_NOTICE_SECONDS = 60      # a flooding chat is told at most once in this time
 MAX_RETRY_AFTER = 8            # 429s one request waits out before it gives up
@@ -45,6 +50,19 @@ FLOOD = N_("You sent many messages at once. I will answer them one at a time; th
            "skipped, so please send them again in a moment.")
 UNSUPPORTED_KINDS = ("photo", "sticker", "voice", "audio", "video", "video_note", "animation",
                      "document", "location", "venue", "contact", "poll", "dice")
+KEYBOARDS_KEPT = 512           # keyboards built once and reused (steps, menus): a few KB in all
+
+
+def _fail_sniffio_fast() -> None:
+    """httpcore (python-telegram-bot's HTTP client) runs `import sniffio` on every request, several
+    times; sniffio is optional and not installed, and each failed import searches every folder
+    on sys.path again: a tenth of the process's CPU while residents tap. Marking it absent makes
+    that import fail at once, as it would anyway. Left alone where sniffio is installed."""
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None
+
+
+_fail_sniffio_fast()
 
 
 def chat_key(update: Update) -> int | None:
@@ -110,20 +128,30 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 class DurableUpdateQueue(asyncio.Queue):
     """The Application's update queue, writing each update down before queueing it. The long
     poll asks for the next offset (which acknowledges) only after put() returns, and the
-    webhook answers 200 only after store(); so an acknowledged update is never lost."""
+    webhook answers 200 only after store(); so an acknowledged update is never lost.
 
-    def __init__(self, assistant: Assistant, storage: StorageCheck | None = None):
+    The long poll's updates are stored one at a time, each in its turn on the database thread:
+    they come in no faster than the process answers them. Storing a poll's whole answer in one
+    transaction was tried: one commit per update instead of two, but no more updates answered
+    a second (bench/bench_pipeline.py), for more code."""
+
+    def __init__(self, assistant: Assistant, storage: StorageCheck | None = None,
+                 polled: UpdatesRequest | None = None):
         super().__init__()
-        self.assistant, self.storage = assistant, storage
+        self.assistant, self.storage, self.polled = assistant, storage, polled
 
-    async def store(self, update: Update) -> None:
-        """Write the update down; raises if it cannot be (then it must not be acknowledged)."""
+    async def store(self, update: Update, body: dict | None = None) -> None:
+        """Write the update down; raises if it cannot be (then it must not be acknowledged).
+        `body`: the update as Telegram sent it (the webhook's JSON); the long poll's comes from
+        its request (UpdatesRequest). Only without one is the Update turned back into a dict."""
         problem = self.storage.file_problem() if self.storage is not None else None
         if problem:
             raise OSError(problem)
+        if body is None and self.polled is not None:
+            body = self.polled.body_of(update.update_id)
         key = chat_key(update)
         await self.assistant.run(self.assistant.store_update, PLATFORM, update.update_id,
-                                 None if key is None else str(key), update.to_dict())
+                                 None if key is None else str(key), body or update.to_dict())
 
     async def put(self, item: object) -> None:
         """From the long poll: no next offset until the update is stored, however long it takes."""
@@ -147,17 +175,44 @@ class DurableUpdateQueue(asyncio.Queue):
         await super().put(update)
 
 
+class UpdatesRequest(HTTPXRequest):
+    """The long poll's HTTP requests (python-telegram-bot's default for getUpdates), keeping the
+    updates of its last answer as Telegram sent them, for the inbox: turning an Update back into
+    a dict cost 0.1 ms each, and python-telegram-bot never alters what it parses. The poll asks
+    again only after every update of an answer is stored, so one answer is all this holds."""
+
+    def __init__(self) -> None:
+        super().__init__(connection_pool_size=1)   # what python-telegram-bot builds for getUpdates
+        self._bodies: dict[int, dict] = {}
+
+    def parse_json_payload(self, payload: bytes) -> dict:
+        data = super().parse_json_payload(payload)
+        result = data.get("result") if isinstance(data, dict) else None
+        if isinstance(result, list):
+            self._bodies = {u["update_id"]: u for u in result if isinstance(u, dict) and "update_id" in u}
+        return data
+
+    def body_of(self, update_id: int) -> dict | None:
+        return self._bodies.get(update_id)   # kept if storing fails: the retry stores the same
+
+
 class ReplyPacer(BaseRateLimiter):
     """Every Bot API call of the Application goes through here (PTB's rate-limiter hook).
     Messages take a slot of the process's send gate, ahead of the outbox; every call waits out
-    a 429 and is tried again, instead of the reply being dropped."""
+    a 429 and is tried again, instead of the reply being dropped.
+
+    At most `in_flight` calls are sent at once, as many as the HTTP pool has connections; the
+    others wait their turn here. Waiting inside the pool (httpcore) costs CPU for every waiting
+    request each time any request starts or ends: with 200 residents tapping, a third of the
+    process's CPU went to that."""
 
     PACED = frozenset({"sendMessage", "sendPhoto", "sendVoice", "sendAudio", "sendDocument", "sendSticker",
                        "sendVideo", "sendAnimation", "sendLocation", "sendMediaGroup", "copyMessage",
                        "forwardMessage"})
 
-    def __init__(self, gate: SendGate):
+    def __init__(self, gate: SendGate, in_flight: int = CONNECTIONS):
         self.gate = gate
+        self.in_flight = asyncio.Semaphore(in_flight)
 
     async def initialize(self) -> None:
         pass
@@ -173,7 +228,8 @@ class ReplyPacer(BaseRateLimiter):
             else:
                 await self.gate.wait_if_paused()
             try:
-                return await callback(*args, **kwargs)
+                async with self.in_flight:
+                    return await callback(*args, **kwargs)
             except RetryAfter as exc:
                 attempts += 1
                 if attempts > MAX_RETRY_AFTER:
@@ -232,8 +288,15 @@ def to_contact(update: Update) -> Contact | None:
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     """Link and callback buttons; a button with only a share code is shown in the text (shown_text)."""
+    return _keyboard(tuple(tuple(row) for row in reply.buttons))
+
+
+@lru_cache(maxsize=KEYBOARDS_KEPT)
+def _keyboard(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:
+    """Built once per set of buttons: most replies are a step's or the menu's, the same for every
+    resident. Telegram objects are immutable, so one markup can go with many messages."""
     rows = [[InlineKeyboardButton(b.label, url=b.url) if b.url else InlineKeyboardButton(b.label, callback_data=b.data)
-             for b in row if b.url or b.data] for row in reply.buttons]
+             for b in row if b.url or b.data] for row in buttons]
     rows = [row for row in rows if row]
     return InlineKeyboardMarkup(rows) if rows else None
 
@@ -375,21 +438,24 @@ def build_application(settings: Settings, assistant: Assistant, *, polling: bool
     outbox sender (a gate of its own if none is given)."""
     base = settings.telegram_api_url.rstrip("/")
     processor = PerChatUpdateProcessor()
+    polled = UpdatesRequest() if polling else None
     builder: ApplicationBuilder = (
         Application.builder()
         .token(settings.telegram_bot_token)
         .base_url(f"{base}/bot")
         .base_file_url(f"{base}/file/bot")
-        .update_queue(DurableUpdateQueue(assistant, storage))
+        .update_queue(DurableUpdateQueue(assistant, storage, polled))
         .rate_limiter(ReplyPacer(gate or SendGate(settings.send_rate)))
         .concurrent_updates(processor)
-        .connection_pool_size(64)
+        .connection_pool_size(CONNECTIONS)
         .read_timeout(15)
         .write_timeout(15)
         .connect_timeout(10)
         .pool_timeout(10)
     )
-    if not polling:
+    if polling:
+        builder = builder.get_updates_request(polled)
+    else:
         builder = builder.updater(None)
     app = builder.build()
     app.bot_data["assistant"] = assistant

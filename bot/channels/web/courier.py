@@ -19,11 +19,9 @@ import json
 import logging
 import time
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import aiohttp
-from py_vapid import Vapid
-from pywebpush import WebPusher, WebPushException
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,13 +32,21 @@ from bot.i18n import N_, translator
 from bot.models import Resident, WebPushSubscription
 from bot.replies import Button
 
+if TYPE_CHECKING:
+    import aiohttp
+    from py_vapid import Vapid
+
+# pywebpush, py_vapid and aiohttp are imported where a courier starts and pushes, not here: they
+# add 14 MB to a serving process, and the web chat imports this module (SEND_RATE) with web
+# push off too.
+
 log = logging.getLogger(__name__)
 
 TTL_SECONDS = 24 * 3600           # a phone that is off for a day still gets the news when it is on again
 MAX_PAYLOAD = 3000                # bytes of JSON: push services take 4096 encrypted, with room to spare
 SEND_RATE = 50.0                  # pushes a second: each goes to the browser's own push service
 CHAT_INTERVAL = 1.0               # one notification a second to one phone at most
-TIMEOUT = aiohttp.ClientTimeout(total=15)
+TIMEOUT_SECONDS = 15              # a push, all of it
 DEFAULT_RETRY_AFTER = 5.0
 TITLE = N_("Digital skills assistant")
 
@@ -93,6 +99,7 @@ class WebPushCourier:
         self.subject = subject            # HOCVUSO_PUBLIC_URL: the contact the push services get
         self.vapid: Vapid | None = None
         self.http: aiohttp.ClientSession | None = None
+        self.timeout: aiohttp.ClientTimeout | None = None
         self._signed: dict[str, tuple[int, dict]] = {}    # push service origin -> (exp, headers)
 
     def chat_interval(self, chat: str) -> float:
@@ -103,9 +110,14 @@ class WebPushCourier:
         return Rendered(fit({"title": translator(language)(TITLE), "text": text, "buttons": rows, "url": "/chat"}))
 
     async def start(self) -> None:
+        import aiohttp
+        import pywebpush  # noqa: F401 - loaded (a third of a second) here, not at the first push
+        from py_vapid import Vapid
+
         # no-strict: a public URL with a port is a fine contact, though not what py_vapid expects.
         self.vapid = Vapid(await asyncio.to_thread(vapid_key, self.sessions), conf={"no-strict": True})
-        self.http = aiohttp.ClientSession(timeout=TIMEOUT)
+        self.timeout = aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)
+        self.http = aiohttp.ClientSession(timeout=self.timeout)
 
     async def stop(self) -> None:
         if self.http is not None:
@@ -135,11 +147,14 @@ class WebPushCourier:
             session.execute(delete(WebPushSubscription).where(WebPushSubscription.id.in_(ids)))
 
     async def _push(self, sub: WebPushSubscription, payload: bytes) -> Delivery:
+        import aiohttp
+        from pywebpush import WebPusher, WebPushException
+
         info = {"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}}
         try:
             response = await WebPusher(info, aiohttp_session=self.http).send_async(
                 payload, dict(self._vapid_headers(sub.endpoint)), ttl=TTL_SECONDS,
-                content_encoding="aes128gcm", timeout=TIMEOUT)
+                content_encoding="aes128gcm", timeout=self.timeout)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             return Delivery(Result.RETRY, f"web push network: {type(exc).__name__}")
         except WebPushException:   # keys it cannot encrypt for (checked when stored: should not happen)
